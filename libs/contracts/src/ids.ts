@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+
+/** Every id prefix the platform hands out; one table so a prefix never means two things. */
+export const ID_PREFIXES = {
+  project: 'prj',
+  user: 'usr',
+  apiKey: 'key',
+  schedule: 'sch',
+  delivery: 'dlv',
+  event: 'evt',
+  request: 'req',
+  webhookEndpoint: 'we',
+  process: 'proc',
+  theme: 'thm',
+  field: 'fld',
+  translation: 'trn',
+  datasetSchema: 'dss',
+  datasetRow: 'row',
+  session: 'sess',
+} as const;
+
+export type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
+
+const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+/** Random base62 text of `length` characters (rejection sampling keeps it unbiased). */
+export function randomToken(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += ALPHABET[byte % 62];
+    }
+  }
+  return out;
+}
+
+/** `newId('sch')` → `sch_3kTq…`: a prefix that names the kind and 22 base62 characters (~131 bits). */
+export function newId(prefix: IdPrefix): string {
+  return `${prefix}_${randomToken(22)}`;
+}
+
+export function hasPrefix(id: unknown, prefix: IdPrefix): id is string {
+  return typeof id === 'string' && id.startsWith(`${prefix}_`) && /^[a-z]+_[0-9A-Za-z]{1,64}$/.test(id);
+}

@@ -1,0 +1,29 @@
+import { Controller, UseFilters } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { type GetByIdQuery, type ListQuery, PATTERNS } from '@schedstack/contracts';
+import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
+import { DispatcherApplication } from './dispatcher.application';
+
+@Controller()
+@UseFilters(RpcErrorsFilter)
+export class DispatcherController {
+  constructor(
+    private readonly dispatcher: DispatcherApplication,
+    private readonly platformHealth: PlatformHealth,
+  ) {}
+
+  @MessagePattern(PATTERNS.dispatcher.listDeliveries)
+  list(@Payload() query: ListQuery) {
+    return this.dispatcher.list(query);
+  }
+
+  @MessagePattern(PATTERNS.dispatcher.getDelivery)
+  get(@Payload() query: GetByIdQuery) {
+    return this.dispatcher.get(query);
+  }
+
+  @MessagePattern(PATTERNS.dispatcher.health)
+  health() {
+    return this.platformHealth.report('dispatcher');
+  }
+}

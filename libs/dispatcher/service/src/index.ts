@@ -1,0 +1,2 @@
+export * from './dispatcher-service.module';
+export * from './http-sender';

