@@ -1,1 +1,3 @@
 export * from './infra';
+export * from './receiver';
+export * from './harness';

@@ -1,0 +1,311 @@
+import { Client, Pool } from 'pg';
+import { TestDatabase, adminDatabaseUrl, createTestDatabase } from '@schedstack/testing';
+import { Position, RecordedEvent, START, Subscription } from '../event-store.port';
+import { newEvent, runEventStoreContract, uniqueStreamName, waitFor, waitVisible } from '../testing/event-store.contract';
+import { PostgresEventStore, PostgresEventStoreOptions } from './postgres-event-store';
+
+runEventStoreContract('PostgresEventStore', async () => {
+  const db = await createTestDatabase('es');
+  const store = new PostgresEventStore({ connectionString: db.url });
+  await store.init();
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('PostgresEventStore', () => {
+  let db: TestDatabase;
+  let admin: Client;
+  let opened: PostgresEventStore[] = [];
+  let subscriptions: Subscription[] = [];
+
+  const open = async (options: Omit<PostgresEventStoreOptions, 'connectionString'> = {}): Promise<PostgresEventStore> => {
+    const store = new PostgresEventStore({ connectionString: db.url, ...options });
+    await store.init();
+    opened.push(store);
+    return store;
+  };
+
+  const follow = (store: PostgresEventStore, after: Position): { events: RecordedEvent[]; errors: unknown[] } => {
+    const events: RecordedEvent[] = [];
+    const errors: unknown[] = [];
+    subscriptions.push(
+      store.subscribeToAll({
+        after,
+        onEvent: async (event) => {
+          events.push(event);
+        },
+        onError: (error) => errors.push(error),
+      }),
+    );
+    return { events, errors };
+  };
+
+  const listenerPids = async (): Promise<number[]> =>
+    (
+      await admin.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'es-listen' AND query ILIKE 'LISTEN%'`,
+        [db.name],
+      )
+    ).rows.map((r) => r.pid);
+
+  /** Every committed event visible to readers, so `headPosition()` is a clean starting point. */
+  const settledHead = async (store: PostgresEventStore): Promise<Position> => {
+    const newest = await store.pool.query<{ commit: string; prepare: string }>(
+      `SELECT transaction_id::text AS commit, global_position::text AS prepare FROM es_events
+        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    const row = newest.rows[0];
+    if (!row) return START;
+    const position = { commit: BigInt(row.commit), prepare: BigInt(row.prepare) };
+    await waitVisible(store, position);
+    return position;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('es_pg');
+    admin = new Client({ connectionString: adminDatabaseUrl() });
+    await admin.connect();
+  });
+
+  afterEach(async () => {
+    await Promise.all(subscriptions.map((s) => s.close()));
+    await Promise.all(opened.map((s) => s.close()));
+    subscriptions = [];
+    opened = [];
+  });
+
+  afterAll(async () => {
+    await admin.query(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
+    await admin.end();
+    await db.drop();
+  });
+
+  describe('schema and lifecycle', () => {
+    it('init() is idempotent and safe when several processes run it at once; an empty store has head START', async () => {
+      const fresh = await createTestDatabase('es_init');
+      const stores = Array.from({ length: 6 }, () => new PostgresEventStore({ connectionString: fresh.url }));
+      try {
+        await Promise.all(stores.map((s) => s.init()));
+        await Promise.all(stores.map((s) => s.init()));
+        const tables = await stores[0].pool.query<{ tablename: string }>(
+          `SELECT tablename FROM pg_tables WHERE tablename LIKE 'es\\_%' ORDER BY tablename`,
+        );
+        expect(tables.rows.map((r) => r.tablename)).toEqual(['es_events', 'es_streams']);
+        expect(await stores[0].headPosition()).toEqual(START);
+        expect(await stores[0].readAll()).toEqual([]);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+        await fresh.drop();
+      }
+    });
+
+    it('close() ends an owned pool but leaves a pool it was given open', async () => {
+      const pool = new Pool({ connectionString: db.url });
+      try {
+        const borrowed = new PostgresEventStore({ pool });
+        await borrowed.close();
+        await expect(pool.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+      } finally {
+        await pool.end();
+      }
+      const owned = new PostgresEventStore({ connectionString: db.url });
+      await expect(owned.ping()).resolves.toBe(true);
+      await owned.close();
+      await expect(owned.ping()).resolves.toBe(false);
+    });
+
+    it('stores data and metadata as jsonb and createdAt from the database clock', async () => {
+      const store = await open();
+      const stream = uniqueStreamName();
+      const event = newEvent('ScheduleCreated', { cron: '*/5 * * * *' }, { tenant: 'prj_abc' });
+      await store.appendToStream(stream, [event], 'no_stream');
+      const row = await store.pool.query<{ data_type: string; metadata_type: string; skew: number }>(
+        `SELECT jsonb_typeof(data) AS data_type, jsonb_typeof(metadata) AS metadata_type,
+                abs(extract(epoch FROM now() - created_at))::float AS skew
+           FROM es_events WHERE event_id = $1`,
+        [event.id],
+      );
+      expect(row.rows).toEqual([{ data_type: 'object', metadata_type: 'object', skew: expect.any(Number) }]);
+      expect(row.rows[0].skew).toBeLessThan(30);
+    });
+  });
+
+  describe('duplicate event ids', () => {
+    it('names the ids that already exist when only some do, whatever the expected revision', async () => {
+      const store = await open();
+      const stream = uniqueStreamName();
+      const existing = newEvent();
+      const fresh = newEvent();
+      await store.appendToStream(stream, [existing], 'no_stream');
+
+      for (const expected of [0, 'any', 'stream_exists'] as const) {
+        const error = await store.appendToStream(stream, [existing, fresh], expected).catch((e: Error) => e);
+        expect(error).toBeInstanceOf(Error);
+        expect((error as Error).message).toContain(existing.id);
+        expect((error as Error).message).not.toContain(fresh.id);
+      }
+      expect((await store.readStream(stream)).map((e) => e.id)).toEqual([existing.id]);
+    });
+
+    it('rejects an id already used in another stream', async () => {
+      const store = await open();
+      const event = newEvent();
+      await store.appendToStream(uniqueStreamName(), [event], 'no_stream');
+      const other = uniqueStreamName();
+      await expect(store.appendToStream(other, [event], 'any')).rejects.toThrow(event.id);
+      expect(await store.readStream(other)).toEqual([]);
+    });
+
+    it('rejects the same id twice within one append', async () => {
+      const store = await open();
+      const event = newEvent();
+      await expect(store.appendToStream(uniqueStreamName(), [event, event], 'any')).rejects.toThrow(event.id);
+    });
+  });
+
+  describe('appendWithin (the caller owns the transaction)', () => {
+    it('leaves no trace when the transaction rolls back', async () => {
+      const store = await open();
+      const stream = uniqueStreamName();
+      const client = await store.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await store.appendWithin(client, stream, [newEvent()], 'no_stream');
+        await client.query('ROLLBACK');
+      } finally {
+        client.release();
+      }
+      expect(await store.readStream(stream)).toEqual([]);
+      await expect(store.appendToStream(stream, [newEvent()], 'no_stream')).resolves.toMatchObject({ nextExpectedRevision: 0 });
+    });
+  });
+
+  describe('overlapping transactions', () => {
+    it('never lets a checkpoint skip an event whose transaction commits late (a naive reader would)', async () => {
+      const store = await open({ pollIntervalMs: 50 });
+      const before = await settledHead(store);
+      const naiveRead = async (afterGlobalPosition: bigint): Promise<{ id: string; global_position: string }[]> =>
+        (
+          await store.pool.query<{ id: string; global_position: string }>(
+            'SELECT event_id::text AS id, global_position::text AS global_position FROM es_events WHERE global_position > $1 ORDER BY global_position',
+            [afterGlobalPosition.toString()],
+          )
+        ).rows;
+      const naiveStart = before.prepare < 0n ? 0n : before.prepare;
+      const subscribed = follow(store, before);
+
+      const late = newEvent('LateCommit');
+      const early = newEvent('EarlyCommit');
+      const t1 = new Client({ connectionString: db.url });
+      await t1.connect();
+      try {
+        // T1 appends first (smaller transaction id and sequence number) but stays open...
+        await t1.query('BEGIN');
+        const r1 = await store.appendWithin(t1, uniqueStreamName('late'), [late], 'no_stream');
+        // ...while T2 appends and commits.
+        const r2 = await store.appendToStream(uniqueStreamName('early'), [early], 'no_stream');
+        expect(r1.position.commit).toBeLessThan(r2.position.commit);
+        expect(r1.position.prepare).toBeLessThan(r2.position.prepare);
+
+        // A naive reader sees T2's event now and moves its checkpoint past T1's sequence number.
+        const naiveFirst = await naiveRead(naiveStart);
+        expect(naiveFirst.map((r) => r.id)).toEqual([early.id]);
+        const naiveCheckpoint = BigInt(naiveFirst[0].global_position);
+
+        // Our reader sees neither: T2's event waits until T1, which is older, has finished.
+        const firstRead = await store.readAll({ after: before });
+        expect(firstRead).toEqual([]);
+        expect(await store.headPosition()).toEqual(before);
+        await sleep(300);
+        expect(subscribed.events).toEqual([]);
+        const checkpoint = firstRead.at(-1)?.position ?? before;
+
+        await t1.query('COMMIT');
+
+        // The naive reader has skipped T1's event for good.
+        expect(await naiveRead(naiveCheckpoint)).toEqual([]);
+        expect(BigInt(r1.position.prepare)).toBeLessThan(naiveCheckpoint);
+
+        // Ours delivers both, T1's first, to readAll and to a live subscription.
+        const secondRead = await waitFor(async () => {
+          const page = await store.readAll({ after: checkpoint });
+          return page.length >= 2 ? page : undefined;
+        }, 'both events to become visible');
+        expect(secondRead.map((e) => e.id)).toEqual([late.id, early.id]);
+        expect(secondRead.map((e) => e.position)).toEqual([r1.position, r2.position]);
+        await waitFor(() => subscribed.events.length >= 2, 'the subscription to deliver both');
+        expect(subscribed.events.map((e) => e.id)).toEqual([late.id, early.id]);
+      } finally {
+        await t1.end();
+      }
+    });
+  });
+
+  describe('waking subscriptions across processes', () => {
+    it('a subscription sees an append made through another instance via NOTIFY, not polling', async () => {
+      // A polls once a minute, so only the notification can deliver within the timeout.
+      const a = await open({ pollIntervalMs: 60_000 });
+      const b = await open();
+      const { events, errors } = follow(a, await settledHead(a));
+      await waitFor(async () => (await listenerPids()).length === 1, 'the LISTEN connection');
+      await sleep(300);
+
+      const event = newEvent();
+      await b.appendToStream(uniqueStreamName(), [event], 'no_stream');
+      await waitFor(() => events.some((e) => e.id === event.id), 'cross-process delivery', 5000);
+      expect(events.map((e) => e.id)).toEqual([event.id]);
+      expect(errors).toEqual([]);
+    });
+
+    it('re-establishes the LISTEN connection after it is terminated', async () => {
+      const a = await open({ pollIntervalMs: 60_000 });
+      const b = await open();
+      const { events, errors } = follow(a, await settledHead(a));
+      const [first] = await waitFor(async () => {
+        const pids = await listenerPids();
+        return pids.length === 1 ? pids : undefined;
+      }, 'the LISTEN connection');
+
+      await admin.query('SELECT pg_terminate_backend($1)', [first]);
+      await waitFor(async () => {
+        const pids = await listenerPids();
+        return pids.length === 1 && pids[0] !== first;
+      }, 'a new LISTEN connection');
+      expect(errors.length).toBeGreaterThan(0);
+      await sleep(300);
+
+      const event = newEvent();
+      await b.appendToStream(uniqueStreamName(), [event], 'no_stream');
+      await waitFor(() => events.some((e) => e.id === event.id), 'delivery after reconnecting', 5000);
+    });
+
+    it('keeps polling through query errors and catches up when the database is back', async () => {
+      const a = await open({ pollIntervalMs: 100 });
+      const { events, errors } = follow(a, await settledHead(a));
+      await sleep(300);
+
+      // Like a PostgreSQL restart: every connection dropped and new ones refused for a while.
+      await admin.query(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS false`);
+      try {
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [db.name]);
+        await waitFor(() => errors.length >= 3, 'errors reported while the database is unavailable');
+      } finally {
+        await admin.query(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS true`);
+      }
+
+      const b = await open();
+      const event = newEvent();
+      await b.appendToStream(uniqueStreamName(), [event], 'no_stream');
+      await waitFor(() => events.some((e) => e.id === event.id), 'delivery after the outage', 10_000);
+      expect(events.map((e) => e.id)).toEqual([event.id]);
+      await expect(a.ping()).resolves.toBe(true);
+    });
+  });
+});

@@ -1,0 +1,68 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  /** When the handler started (ms since epoch). */
+  readonly receivedAt: number;
+}
+
+export interface Receiver {
+  readonly url: string;
+  readonly requests: ReceivedRequest[];
+  /** Sets the reply for the next requests (default 200 "ok"). */
+  respondWith(reply: (req: ReceivedRequest, index: number) => { status: number; body?: string; headers?: Record<string, string> }): void;
+  /** Resolves once `count` requests have arrived, or rejects after `timeoutMs`. */
+  waitFor(count: number, timeoutMs?: number): Promise<ReceivedRequest[]>;
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on 127.0.0.1 that records what arrives: the edge of the world in tests. */
+export async function startReceiver(): Promise<Receiver> {
+  const requests: ReceivedRequest[] = [];
+  let reply: Parameters<Receiver['respondWith']>[0] = () => ({ status: 200, body: 'ok' });
+  const waiters: { count: number; resolve: () => void }[] = [];
+  const server: Server = createServer((req, res) => {
+    const receivedAt = Date.now();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const record: ReceivedRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        receivedAt,
+      };
+      requests.push(record);
+      const answer = reply(record, requests.length - 1);
+      res.writeHead(answer.status, answer.headers ?? { 'content-type': 'text/plain' });
+      res.end(answer.body ?? '');
+      for (const w of waiters.filter((w) => requests.length >= w.count)) w.resolve();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    respondWith(fn) {
+      reply = fn;
+    },
+    waitFor(count, timeoutMs = 15_000) {
+      if (requests.length >= count) return Promise.resolve(requests.slice());
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`receiver got ${requests.length} of ${count} requests within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({ count, resolve: () => (clearTimeout(timer), resolve(requests.slice())) });
+      });
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// `npm test`: type-check and build every project (the distributed suites run the compiled apps),
+// then one jest run over all projects, then a summary that names what was skipped and why.
+// Extra arguments go to jest (e.g. `npm test -- libs/time`).
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const resultsFile = path.join(root, 'tmp', 'jest-results.json');
+fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+fs.rmSync(resultsFile, { force: true });
+
+console.log('› Type-checking and building (tsc -p tsconfig.build.json)…');
+const build = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('\nThe build failed: fix the type errors above.');
+  console.log('Tests: 0 passed, 1 failed');
+  process.exit(1);
+}
+
+const jest = spawnSync(
+  process.execPath,
+  [require.resolve('jest/bin/jest'), '--json', `--outputFile=${resultsFile}`, ...process.argv.slice(2)],
+  { cwd: root, stdio: 'inherit', env: process.env },
+);
+
+let results;
+try {
+  results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+} catch {
+  console.error('\njest produced no results (it crashed before running tests; see above).');
+  console.log('Tests: 0 passed, 1 failed');
+  process.exit(jest.status || 1);
+}
+
+const skippedSuites = results.testResults.filter(
+  (s) => s.assertionResults.length > 0 && s.assertionResults.every((a) => a.status === 'pending'),
+);
+if (skippedSuites.length > 0) {
+  console.log('\nSuites skipped as a whole (their reason is printed at the top of the run):');
+  for (const s of skippedSuites) console.log(`  - ${path.relative(root, s.name)}`);
+}
+// A suite that failed to load counts as one failure even though it ran no test.
+const brokenSuites = results.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
+const failed = results.numFailedTests + brokenSuites;
+const skipped = results.numPendingTests + results.numTodoTests;
+const summary = `Tests: ${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`;
+console.log(`\n${summary}`);
+fs.writeFileSync(path.join(root, 'tmp', 'test-summary.txt'), summary + '\n');
+process.exit(failed > 0 || jest.status !== 0 ? 1 : 0);
