@@ -39,7 +39,7 @@ module.exports = async function globalSetup() {
     const dir = path.join(__dirname, '..', 'tmp', `test-pg-${process.pid}`);
     fs.rmSync(dir, { recursive: true, force: true });
     const port = await freePort();
-    const pg = new EmbeddedPostgres({ databaseDir: dir, port, user: 'postgres', password: 'postgres', persistent: false, onLog: () => {} });
+    const pg = new EmbeddedPostgres({ databaseDir: dir, port, user: 'postgres', password: 'postgres', persistent: false, onLog: () => {}, createPostgresUser: process.getuid?.() === 0 });
     await pg.initialise();
     await pg.start();
     globalThis.__SCHEDSTACK_TEST_PG__ = pg;

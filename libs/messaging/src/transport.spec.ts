@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { firstValueFrom } from 'rxjs';
 import { describeWithNats, natsUrl } from '@schedstack/testing';
 import { InProcessBroker } from './in-process/in-process.broker';
 import { InProcessClient } from './in-process/in-process.client';
@@ -22,6 +24,22 @@ describeTransportContract(describeWithNats, 'nats', contractPatterns(`test.${uni
 }));
 
 describe('InProcessServer', () => {
+  it('answers a response JSON cannot encode with an error instead of leaving the caller waiting', async () => {
+    const broker = new InProcessBroker();
+    const server = new InProcessServer(broker);
+    const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    server.addHandler('svc.amount', async () => ({ amount: 10n }));
+    server.listen(() => undefined);
+    try {
+      const error = await firstValueFrom(new InProcessClient(broker).send('svc.amount', {})).catch((e: unknown) => e);
+      expect(error).toEqual({ status: 'error', message: 'Response could not be serialised: Do not know how to serialize a BigInt' });
+      expect(logged).toHaveBeenCalled();
+    } finally {
+      server.close();
+      logged.mockRestore();
+    }
+  });
+
   it('unregisters its patterns on close, so requests fail instead of reaching a stopped service', async () => {
     const broker = new InProcessBroker();
     const server = new InProcessServer(broker);

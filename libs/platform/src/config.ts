@@ -18,6 +18,9 @@ export interface PlatformConfig {
   /** SPEC §4 outbound safety: the local profile may call loopback so the demo works. */
   readonly allowLoopbackTargets: boolean;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** JetStream stream and subject prefix of the events (SPEC §1: `events.<project>.<env>.<type>`). */
+  readonly eventsStream: string;
+  readonly eventsSubjectPrefix: string;
   readonly version: string;
 }
 
@@ -53,6 +56,8 @@ export function loadConfig(profile: Profile, env: NodeJS.ProcessEnv = process.en
     home: path.resolve(env.SCHEDSTACK_HOME || '.schedstack'),
     allowLoopbackTargets: allowLoopback === 'true' || allowLoopback === '1',
     logLevel: level,
+    eventsStream: env.SCHEDSTACK_EVENTS_STREAM || 'SCHEDSTACK_EVENTS',
+    eventsSubjectPrefix: env.SCHEDSTACK_EVENTS_PREFIX || 'events',
     version: packageVersion(),
   };
 }

@@ -1,6 +1,18 @@
+import { Logger } from '@nestjs/common';
 import { Pool, type PoolClient } from 'pg';
 
 export const PG_POOL = Symbol('PG_POOL');
+
+/**
+ * A pool whose idle connections may die (database restart, shutdown) without taking the process
+ * down: pg emits 'error' on the pool for those, and an unhandled 'error' event would crash Node.
+ */
+export function createPool(url: string, max = 20): Pool {
+  const pool = new Pool({ connectionString: url, max });
+  const logger = new Logger('database');
+  pool.on('error', (error) => logger.warn(`idle database connection lost: ${error.message}`));
+  return pool;
+}
 
 /** Runs `work` in one transaction; rolls back and rethrows on error. */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {

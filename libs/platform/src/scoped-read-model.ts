@@ -12,6 +12,8 @@ export class ScopedReadModel<View> {
     private readonly table: string,
     /** API filter name → column; anything else is refused by the caller's validation. */
     private readonly filterColumns: Readonly<Record<string, string>> = {},
+    /** Shapes a stored view for the API (jsonb does not keep key order). */
+    private readonly present: (stored: View) => View = (v) => v,
   ) {
     if (!/^[a-z_]+$/.test(table)) throw new Error(`bad table name ${table}`);
   }
@@ -21,7 +23,7 @@ export class ScopedReadModel<View> {
       `SELECT view FROM ${this.table} WHERE project_id = $1 AND environment = $2 AND id = $3`,
       [scope.projectId, scope.environment, id],
     );
-    return rows[0]?.view ?? null;
+    return rows[0] ? this.present(rows[0].view) : null;
   }
 
   /** Newest first, Stripe-style cursor: `starting_after` is the id of the last item already seen. */
@@ -50,6 +52,14 @@ export class ScopedReadModel<View> {
       `SELECT view FROM ${this.table} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
-    return { object: 'list', data: rows.slice(0, query.limit).map((r) => r.view), has_more: rows.length > query.limit };
+    return { object: 'list', data: rows.slice(0, query.limit).map((r) => this.present(r.view)), has_more: rows.length > query.limit };
   }
+}
+
+/** Returns `value` with the keys of `order` first, in that order, then any others (API key order). */
+export function orderKeys<T extends object>(value: T, order: readonly (keyof T & string)[]): T {
+  const out: Record<string, unknown> = {};
+  for (const key of order) if (key in value) out[key] = (value as Record<string, unknown>)[key];
+  for (const [key, v] of Object.entries(value)) if (!(key in out)) out[key] = v;
+  return out as T;
 }

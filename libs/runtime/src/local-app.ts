@@ -41,7 +41,6 @@ export async function startLocalApp(
   });
   configureHttpPipeline(app);
   app.connectMicroservice({ strategy: runtime.server }, { inheritAppConfig: true });
-  app.enableShutdownHooks();
   await app.startAllMicroservices();
   await app.listen(config.port, config.host);
   const address = app.getHttpServer().address() as { port: number };

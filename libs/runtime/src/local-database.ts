@@ -48,6 +48,8 @@ export async function startLocalDatabase(home: string, log: (line: string) => vo
     user: 'schedstack',
     password: 'schedstack',
     persistent: true,
+    // PostgreSQL refuses to run as root; as root, the package runs it as a `postgres` user.
+    createPostgresUser: process.getuid?.() === 0,
     onLog: () => undefined,
     onError: () => undefined,
   });

@@ -1,7 +1,6 @@
 import { PostgresEventStore } from '@schedstack/event-store';
 import { createBusClient, InProcessBroker, InProcessServer, StoreEventFeed } from '@schedstack/messaging';
-import { CHECKPOINT_MIGRATIONS, migrate, type PlatformConfig } from '@schedstack/platform';
-import { Pool } from 'pg';
+import { CHECKPOINT_MIGRATIONS, createPool, migrate, type PlatformConfig } from '@schedstack/platform';
 import type { PlatformAdapters } from './platform.module';
 
 export interface LocalRuntime {
@@ -16,7 +15,7 @@ export interface LocalRuntime {
  * and the PostgreSQL event store followed directly by the projections.
  */
 export async function createLocalRuntime(config: PlatformConfig, databaseUrl: string): Promise<LocalRuntime> {
-  const pool = new Pool({ connectionString: databaseUrl, max: 20 });
+  const pool = createPool(databaseUrl);
   await migrate(pool, 'platform', CHECKPOINT_MIGRATIONS);
   const store = new PostgresEventStore({ pool });
   await store.init();

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy, 
 import { ApiError, type DeliveryView, type GetByIdQuery, type ListQuery } from '@schedstack/contracts';
 import { EVENT_STORE, type EventStore } from '@schedstack/event-store';
 import { EVENT_FEED, type EventFeed } from '@schedstack/messaging';
-import { CLOCK, type Clock, PG_POOL, PLATFORM_CONFIG, type PlatformConfig, ReadModels, ScopedReadModel } from '@schedstack/platform';
+import { CLOCK, type Clock, orderKeys, PG_POOL, PLATFORM_CONFIG, type PlatformConfig, ReadModels, ScopedReadModel } from '@schedstack/platform';
 import type { Pool } from 'pg';
 import { DEFAULT_ENGINE_OPTIONS, DispatchEngine } from './dispatch-engine';
 import { DISPATCHER_MIGRATIONS, dispatcherProjection } from './dispatcher.projection';
@@ -24,7 +24,12 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
     @Inject(PLATFORM_CONFIG) config: PlatformConfig,
   ) {
     this.readModels = new ReadModels(pool, feed, 'dispatcher', DISPATCHER_MIGRATIONS, [dispatcherProjection]);
-    this.deliveries = new ScopedReadModel<DeliveryView>(pool, 'dsp_deliveries', { schedule: 'schedule_id', state: 'state' });
+    this.deliveries = new ScopedReadModel<DeliveryView>(pool, 'dsp_deliveries', { schedule: 'schedule_id', state: 'state' }, (view) => ({
+      ...orderKeys(view, ['id', 'object', 'mode', 'schedule', 'state', 'fire_kind', 'scheduled_for', 'attempts', 'created_at']),
+      attempts: view.attempts.map((a) =>
+        orderKeys(a, ['n', 'fire_kind', 'scheduled_for', 'fired_at', 'status_code', 'duration_ms', 'response_body', 'error', 'mocked']),
+      ),
+    }));
     this.engine = new DispatchEngine(pool, store, sender, clock, {
       ...DEFAULT_ENGINE_OPTIONS,
       userAgent: `SchedStack/${config.version}`,

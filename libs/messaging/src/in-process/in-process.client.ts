@@ -7,8 +7,8 @@ const codec = JSONCodec();
 
 /**
  * `ClientProxy` over an `InProcessBroker`. Mirrors `ClientNats`: the packet is encoded with the
- * NATS JSON codec (so a BigInt or a cycle fails with the same `Bad JSON` error), replies are matched by packet id, and an
- * error packet ends the observable with the `err` the server sent.
+ * NATS JSON codec (so a BigInt or a cycle fails with the same `Bad JSON` error), replies are
+ * matched by packet id, and an error packet ends the observable with the `err` the server sent.
  */
 export class InProcessClient extends ClientProxy {
   constructor(private readonly broker: InProcessBroker) {

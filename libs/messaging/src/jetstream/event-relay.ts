@@ -16,7 +16,7 @@ import {
   encodeEventMessage,
   ensureEventsStream,
   HEADER_POSITION,
-  isNotFound,
+  isJetStreamNotFound,
   subjectForEvent,
 } from './events-stream';
 
@@ -149,19 +149,23 @@ export class EventRelay {
         subscription = this.store.subscribeToAll({
           after: this.checkpoint,
           onEvent: (event) => this.relay(js, event),
-          onError: (error) => this.logger.error(`Event store subscription failed: ${describe(error)}`),
+          onError: (error) => this.logger.error(`Event store subscription failed: ${messageOf(error)}`),
         });
         attempt = 0;
         ready();
         await wake;
       } catch (error) {
-        this.logger.error(`Relay to '${this.streamName}' failed, retrying: ${describe(error)}`);
+        // The stream may have been deleted: create it again on the next attempt.
+        streamEnsured = false;
+        this.logger.error(`Relay to '${this.streamName}' failed, retrying: ${messageOf(error)}`);
         ready();
         await sleep(this.delay(attempt++), this.abort.signal);
       } finally {
         await subscription?.close();
       }
     }
+    // stop() during start(): start() must not wait forever.
+    ready();
   }
 
   /** The resume point: the position of the last relayed message in the stream. */
@@ -174,7 +178,7 @@ export class EventRelay {
         const header = last.header.get(HEADER_POSITION);
         if (header) checkpoint = parsePosition(header);
       } catch (error) {
-        if (!isNotFound(error)) throw error;
+        if (!isJetStreamNotFound(error)) throw error;
       }
     }
     this.streamLastSeq = info.state.last_seq;
@@ -219,7 +223,7 @@ export class EventRelay {
           this.wakeSupervisor();
           return;
         }
-        this.logger.warn(`Publishing event ${event.id} failed, retrying: ${describe(error)}`);
+        this.logger.warn(`Publishing event ${event.id} failed, retrying: ${messageOf(error)}`);
         await sleep(this.delay(attempt++), this.abort.signal);
       }
     }
@@ -234,6 +238,6 @@ function apiErrorCode(error: unknown): number | undefined {
   return (error as { api_error?: { err_code?: number } } | null)?.api_error?.err_code;
 }
 
-function describe(error: unknown): string {
+function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -60,7 +60,7 @@ export async function ensureEventsStream(
   try {
     existing = await jsm.streams.info(name);
   } catch (error) {
-    if (!isNotFound(error)) throw error;
+    if (!isJetStreamNotFound(error)) throw error;
   }
   if (!existing) {
     const config: Partial<StreamConfig> & { name: string } = {
@@ -88,7 +88,7 @@ export async function ensureEventsStream(
   return jsm.streams.update(name, { ...current, subjects, duplicate_window: duplicateWindow });
 }
 
-export function isNotFound(error: unknown): boolean {
+export function isJetStreamNotFound(error: unknown): boolean {
   const apiError = (error as { api_error?: { code?: number } } | null)?.api_error;
   return apiError?.code === 404 || /not found/i.test((error as Error | null)?.message ?? '');
 }

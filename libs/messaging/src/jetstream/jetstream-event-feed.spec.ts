@@ -2,7 +2,7 @@ import { START, type RecordedEvent, type Subscription } from '@schedstack/event-
 import { describeWithNats } from '@schedstack/testing';
 import { encodeEventMessage, subjectForEvent } from './events-stream';
 import { consumerDurableName, JetStreamEventFeed } from './jetstream-event-feed';
-import { JetStreamTestbed, recordedEvent, waitFor, type TestEventsStream } from '../testing/jetstream-fixtures';
+import { JetStreamTestbed, recordedEvent, RecordingLogger, waitFor, type TestEventsStream } from '../testing/jetstream-fixtures';
 
 describe('consumerDurableName', () => {
   it('replaces characters JetStream does not allow in durable names', () => {
@@ -29,7 +29,13 @@ describeWithNats('JetStreamEventFeed', () => {
   }
 
   function feedFor(stream: TestEventsStream, retryDelayMs = 100): JetStreamEventFeed {
-    return new JetStreamEventFeed({ nc: bed.nc, streamName: stream.streamName, subjectPrefix: stream.prefix, retryDelayMs });
+    return new JetStreamEventFeed({
+      nc: bed.nc,
+      streamName: stream.streamName,
+      subjectPrefix: stream.prefix,
+      retryDelayMs,
+      logger: new RecordingLogger(),
+    });
   }
 
   async function collect(
@@ -160,6 +166,7 @@ describeWithNats('JetStreamEventFeed', () => {
       streamName: stream.streamName,
       subjectPrefix: stream.prefix,
       ackWaitMs: 30_000,
+      logger: new RecordingLogger(),
     });
     let release: () => void = () => undefined;
     const slow = new Promise<void>((resolve) => (release = resolve));
@@ -186,6 +193,29 @@ describeWithNats('JetStreamEventFeed', () => {
     await waitFor(() => after.length === 1, 5000, 'event 3 after reopening');
     expect(Date.now() - started).toBeLessThan(5000);
     expect(after.map((e) => e.id)).toEqual([events[2].id]);
+  });
+
+  it('recreates a consumer whose types changed, so earlier events of the new types are not missed', async () => {
+    const stream = await bed.createStream();
+    const events = [
+      recordedEvent(1, 'schedule.created'),
+      recordedEvent(2, 'schedule.canceled'),
+      recordedEvent(3, 'schedule.created'),
+      recordedEvent(4, 'schedule.canceled'),
+    ];
+    await publish(stream, events);
+    const feed = feedFor(stream);
+    const created = await collect(feed, { consumer: 'evolving', types: ['schedule.created'] });
+    await waitFor(() => created.length === 2, 10_000, 'created events');
+    await subscriptions.pop()!.close();
+
+    const canceled = await collect(feed, { consumer: 'evolving', types: ['schedule.canceled'] });
+    await waitFor(() => canceled.length === 2, 10_000, 'canceled events');
+    expect(canceled.map((e) => e.id)).toEqual([events[1].id, events[3].id]);
+    const info = await bed.jsm.consumers.info(stream.streamName, 'evolving');
+    expect(info.config.filter_subject).toBe(`${stream.prefix}.*.*.schedule.canceled`);
+    expect(info.config.max_ack_pending).toBe(1);
+    expect(info.config.ack_policy).toBe('explicit');
   });
 
   it('fails to subscribe when the stream does not exist', async () => {

@@ -7,13 +7,12 @@ import {
   nanos,
   type ConsumerConfig,
   type ConsumerMessages,
-  type JetStreamManager,
   type JsMsg,
   type NatsConnection,
 } from 'nats';
 import type { EventFeed, EventFeedSubscribeOptions } from '../event-feed.port';
 import { backoffDelay, sleep } from './backoff';
-import { decodeEventMessage, DEFAULT_SUBJECT_PREFIX, isNotFound } from './events-stream';
+import { decodeEventMessage, DEFAULT_SUBJECT_PREFIX, isJetStreamNotFound } from './events-stream';
 
 export interface JetStreamEventFeedOptions {
   readonly nc: NatsConnection;
@@ -181,36 +180,21 @@ class JetStreamFeedSubscription implements Subscription {
     try {
       existing = (await jsm.consumers.info(this.streamName, this.durable)).config;
     } catch (error) {
-      if (!isNotFound(error) || /stream not found/i.test((error as Error).message)) throw error;
+      if (!isJetStreamNotFound(error) || /stream not found/i.test((error as Error).message)) throw error;
     }
     if (!existing) {
       await jsm.consumers.add(this.streamName, desired);
-      return;
-    }
-    if (sameFilter(existing, desired) && existing.ack_wait === desired.ack_wait && existing.max_ack_pending === 1) {
-      return;
-    }
-    await this.updateConsumer(jsm, existing, desired);
-  }
-
-  private async updateConsumer(
-    jsm: JetStreamManager,
-    existing: ConsumerConfig,
-    desired: Partial<ConsumerConfig>,
-  ): Promise<void> {
-    try {
+    } else if (!sameFilter(existing, desired)) {
+      // The types changed: a filter updated in place would carry on from the old position and miss
+      // earlier events of the new types. Start over instead; `after` skips what was handled.
+      this.logger.log(`Recreating consumer '${this.durable}' for its new event types`);
+      await jsm.consumers.delete(this.streamName, this.durable);
+      await jsm.consumers.add(this.streamName, desired);
+    } else if (existing.ack_wait !== desired.ack_wait || existing.max_ack_pending !== desired.max_ack_pending) {
       await jsm.consumers.update(this.streamName, this.durable, {
         ack_wait: desired.ack_wait,
         max_ack_pending: desired.max_ack_pending,
-        filter_subject: desired.filter_subject ?? (existing.filter_subject ? '' : undefined),
-        ...(desired.filter_subjects ? { filter_subjects: desired.filter_subjects } : {}),
       });
-    } catch (error) {
-      // A server that cannot change the filter in place: start the consumer over. Nothing is
-      // lost, the consumer's own checkpoint (`after`) skips what it has already handled.
-      this.logger.warn(`Recreating consumer '${this.durable}': ${(error as Error).message}`);
-      await jsm.consumers.delete(this.streamName, this.durable);
-      await jsm.consumers.add(this.streamName, desired);
     }
   }
 

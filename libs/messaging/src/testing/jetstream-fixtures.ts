@@ -86,3 +86,17 @@ export function recordedEvent(n: number, type = 'schedule.created', streamName =
     createdAt: new Date(Date.UTC(2030, 0, 1, 0, 0, n)),
   };
 }
+
+/** A LoggerService that keeps messages for assertions instead of printing them. */
+export class RecordingLogger {
+  readonly lines: Array<{ level: string; message: string }> = [];
+  log(message: unknown): void {
+    this.lines.push({ level: 'log', message: String(message) });
+  }
+  warn(message: unknown): void {
+    this.lines.push({ level: 'warn', message: String(message) });
+  }
+  error(message: unknown): void {
+    this.lines.push({ level: 'error', message: String(message) });
+  }
+}

@@ -10,7 +10,7 @@ import {
 } from '@schedstack/contracts';
 import { EVENT_STORE, type EventStore } from '@schedstack/event-store';
 import { EVENT_FEED, type EventFeed } from '@schedstack/messaging';
-import { CLOCK, type Clock, handleCommand, PG_POOL, ReadModels, ScopedReadModel } from '@schedstack/platform';
+import { CLOCK, type Clock, handleCommand, orderKeys, PG_POOL, ReadModels, ScopedReadModel } from '@schedstack/platform';
 import { scheduleDecider, triggerFromInput } from '@schedstack/schedules-domain';
 import type { Pool } from 'pg';
 import { SCHEDULES_MIGRATIONS, schedulesProjection } from './schedules.projection';
@@ -28,7 +28,9 @@ export class SchedulesApplication implements OnModuleInit, OnModuleDestroy {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.readModels = new ReadModels(pool, feed, 'schedules', SCHEDULES_MIGRATIONS, [schedulesProjection]);
-    this.schedules = new ScopedReadModel<ScheduleView>(pool, 'sch_schedules', { state: 'state' });
+    this.schedules = new ScopedReadModel<ScheduleView>(pool, 'sch_schedules', { state: 'state' }, (view) =>
+      orderKeys(view, ['id', 'object', 'mode', 'endpoint', 'method', 'headers', 'body', 'delay', 'run_at', 'cron', 'timezone', 'state', 'next_fire_at', 'created_at']),
+    );
   }
 
   onModuleInit(): Promise<void> {

@@ -1,0 +1,131 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { type DemoCredentials, type Environment, PATTERNS } from '@schedstack/contracts';
+import { createBusClient } from '@schedstack/messaging';
+import { request } from '@schedstack/platform';
+import { connect } from 'nats';
+import { createTestDatabase, natsUrl } from './infra';
+import { type TestStack, withApi } from './harness';
+
+export const APPS = ['environments', 'schedules', 'dispatcher', 'webhooks', 'gateway'] as const;
+export type AppName = (typeof APPS)[number];
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export interface AppProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly output: string[];
+}
+
+export interface DistributedStack extends TestStack {
+  readonly processes: AppProcess[];
+  /** Environment every app of this stack runs with (to start more replicas). */
+  readonly env: NodeJS.ProcessEnv;
+  startApp(app: AppName, extraEnv?: NodeJS.ProcessEnv): AppProcess;
+}
+
+/** Starts one compiled app (`npm run build` first) as a child process. */
+export function spawnApp(app: AppName, env: NodeJS.ProcessEnv, label: string = app): AppProcess {
+  const main = path.join(ROOT, 'dist', 'apps', app, 'src', 'main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` (npm test does) before the distributed suites`);
+  const child = spawn(process.execPath, ['-r', path.join(ROOT, 'tools', 'register-paths.js'), main], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (output.length > 500) output.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { name: label, child, output };
+}
+
+async function waitReady(url: string, processes: AppProcess[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const dead = processes.find((p) => p.child.exitCode !== null);
+    if (dead) throw new Error(`${dead.name} exited during start:\n${dead.output.join('')}`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the distributed stack was not ready within ${timeoutMs} ms:\n${processes.map((p) => `--- ${p.name}\n${p.output.join('')}`).join('\n')}`);
+}
+
+async function stopProcess(p: AppProcess): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * The distributed profile for a suite: each of the five apps its own process, real NATS and
+ * PostgreSQL, a fresh database and a JetStream stream of its own so suites never see each other's events.
+ */
+export async function startDistributedStack(label = 'dist'): Promise<DistributedStack> {
+  const db = await createTestDatabase(label);
+  const suffix = randomBytes(4).toString('hex');
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: db.url,
+    NATS_URL: natsUrl(),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SCHEDSTACK_EVENTS_STREAM: `TEST_EVENTS_${suffix}`,
+    SCHEDSTACK_EVENTS_PREFIX: `events_${suffix}`,
+    SCHEDSTACK_ALLOW_LOOPBACK: 'true',
+    LOG_LEVEL: 'warn',
+  };
+  const processes: AppProcess[] = [];
+  const startApp = (app: AppName, extraEnv: NodeJS.ProcessEnv = {}) => {
+    const p = spawnApp(app, { ...env, ...extraEnv }, `${app}#${processes.filter((x) => x.name.startsWith(app)).length + 1}`);
+    processes.push(p);
+    return p;
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const teardown = async () => {
+    await Promise.all(processes.map(stopProcess));
+    const nc = await connect({ servers: natsUrl() });
+    await (await nc.jetstreamManager()).streams.delete(env.SCHEDSTACK_EVENTS_STREAM as string).catch(() => undefined);
+    await nc.close();
+    await db.drop();
+  };
+  try {
+    // Services first (they create their tables), then the gateway.
+    for (const app of APPS) startApp(app);
+    await waitReady(url, processes);
+    const bus = createBusClient('nats', natsUrl());
+    const demo = await request<DemoCredentials>(bus, PATTERNS.environments.bootstrapDemo, {}, 30_000).finally(() => bus.close());
+    const stack = withApi(url, demo.project_id, demo.keys as Record<Environment, string>, teardown);
+    return { ...stack, processes, env, startApp };
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}
