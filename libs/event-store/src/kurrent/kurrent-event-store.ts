@@ -198,7 +198,7 @@ export class KurrentEventStore implements EventStore {
   async ping(): Promise<boolean> {
     try {
       // Any answer from the server will do; a missing stream is the cheapest one.
-      for await (const resolved of this.client.readStream('$schedstack-ping', { maxCount: 1, deadline: 2000 })) {
+      for await (const resolved of this.client.readStream('schedstack-ping', { maxCount: 1, deadline: 2000 })) {
         void resolved;
       }
       return true;

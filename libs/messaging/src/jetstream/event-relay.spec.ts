@@ -47,7 +47,10 @@ describeWithNats('EventRelay', () => {
       ['user-u1', 'user.registered'],
       ['proj2.test.schedule-s2', 'schedule.canceled'],
     ]);
-    const events = await fixture.store.readAll();
+    // readAll shows a commit once no older transaction in the cluster is still open (other suites
+    // write concurrently), so wait for all four to become visible.
+    let events = await fixture.store.readAll();
+    await waitFor(async () => (events = await fixture.store.readAll()).length === 4, 10_000, '4 visible events');
     const relayer = relay(stream);
     await relayer.start();
     await waitFor(async () => (await bed.messageCount(stream.streamName).catch(() => 0)) === 3, 10_000, '3 messages');
@@ -99,7 +102,8 @@ describeWithNats('EventRelay', () => {
     await first.stop();
 
     ids.push(...(await appendEach(fixture.store, entries.slice(0, 2))));
-    await expect(first.measureLag()).resolves.toBe(2);
+    // Visible once no older transaction in the cluster is open (other suites write concurrently).
+    await waitFor(async () => (await first.measureLag()) === 2, 10_000, 'lag of 2');
     expect(first.lagEvents).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 400));
 
