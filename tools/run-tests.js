@@ -19,6 +19,14 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
+console.log('› Linting (module boundaries between apps, services and layers)…');
+const lint = spawnSync('npm', ['run', 'lint', '--silent'], { cwd: root, stdio: 'inherit', env: { ...process.env, NX_DAEMON: 'false' } });
+if (lint.status !== 0) {
+  console.error('\nLint failed: see the errors above.');
+  console.log('Tests: 0 passed, 1 failed');
+  process.exit(1);
+}
+
 const jest = spawnSync(
   process.execPath,
   [require.resolve('jest/bin/jest'), '--json', `--outputFile=${resultsFile}`, ...process.argv.slice(2)],

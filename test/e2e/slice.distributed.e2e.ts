@@ -1,5 +1,6 @@
-import { describeWithNats, type DistributedStack, type Receiver, startDistributedStack, startReceiver } from '@schedstack/testing';
-import { describeSlice } from './slice';
+import { describeWithNats, type Receiver, startReceiver } from '@schedstack/testing';
+import { type DistributedStack, startDistributedStack } from '../support';
+import { describeSlice } from './slice.shared';
 
 describeWithNats('foundation slice — distributed profile (five processes over real NATS and JetStream)', () => {
   let stack: DistributedStack;

@@ -1,5 +1,6 @@
-import { type Receiver, startLocalStack, startReceiver, type TestStack } from '@schedstack/testing';
-import { describeSlice } from './slice';
+import { type Receiver, startReceiver } from '@schedstack/testing';
+import { startLocalStack, type TestStack } from '../support';
+import { describeSlice } from './slice.shared';
 
 describe('foundation slice — local profile (one process, in-process bus, PostgreSQL event store)', () => {
   let stack: TestStack;

@@ -12,7 +12,8 @@ async function main(): Promise<void> {
   say(`SchedStack ${config.version} — local profile, data in ${config.home}`);
   const database = config.databaseUrl ? null : await startLocalDatabase(config.home, say);
   say(database ? 'Embedded PostgreSQL is up.' : `Using DATABASE_URL.`);
-  const local = await startLocalApp(config, config.databaseUrl ?? database!.url, { logger: ['error', 'warn'] });
+  const databaseUrl = config.databaseUrl ?? (database as { url: string }).url;
+  const local = await startLocalApp(config, databaseUrl, { logger: ['error', 'warn'] });
   const demo = await local.bootstrapDemo();
   const file = path.join(config.home, 'credentials.json');
   const credentials = demo.created ? writeCredentials(file, demo) : readCredentials(file, demo);

@@ -64,7 +64,6 @@ export function loadConfig(profile: Profile, env: NodeJS.ProcessEnv = process.en
 
 function packageVersion(): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require(path.join(process.cwd(), 'package.json')) as { version: string }).version;
   } catch {
     return '0.0.0';

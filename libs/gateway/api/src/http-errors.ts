@@ -23,7 +23,7 @@ export function errorBodyOf(exception: unknown): ApiErrorBody {
       status,
       type: STATUS_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'),
       code: status === 404 ? 'route_not_found' : 'invalid_request',
-      message: status === 404 ? 'Unrecognized request URL. See https://localhost/docs for the API reference.' : message ?? exception.message,
+      message: message ?? exception.message,
     };
   }
   logger.error(`unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
@@ -45,10 +45,8 @@ export class HttpErrorsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const body = errorBodyOf(exception);
-    if (body.status === 404 && body.code === 'route_not_found') {
-      const req = http.getRequest<Request>();
-      body.message !== undefined && Object.assign(body, { message: `Unrecognized request URL (${req.method} ${req.path}).` });
-    }
-    sendError(http.getResponse<Response>(), http.getRequest<Request>(), body);
+    const req = http.getRequest<Request>();
+    const shown = body.code === 'route_not_found' ? { ...body, message: `Unrecognized request URL (${req.method} ${req.path}).` } : body;
+    sendError(http.getResponse<Response>(), req, shown);
   }
 }

@@ -25,7 +25,9 @@ export class InProcessClient extends ClientProxy {
   }
 
   /** The in-process wire never disconnects or reconnects: there are no status events to listen to. */
-  override on(): void {}
+  override on(): void {
+    // nothing to subscribe to
+  }
 
   unwrap<T>(): T {
     return this.broker as T;

@@ -42,7 +42,9 @@ export class InProcessServer extends Server implements CustomTransportStrategy, 
   }
 
   /** The in-process wire never disconnects or reconnects: there are no status events to listen to. */
-  on(): void {}
+  on(): void {
+    // the in-process wire has no status events
+  }
 
   unwrap<T>(): T {
     return this.broker as T;

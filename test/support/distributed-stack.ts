@@ -7,13 +7,13 @@ import { type DemoCredentials, type Environment, PATTERNS } from '@schedstack/co
 import { createBusClient } from '@schedstack/messaging';
 import { request } from '@schedstack/platform';
 import { connect } from 'nats';
-import { createTestDatabase, natsUrl } from './infra';
-import { type TestStack, withApi } from './harness';
+import { createTestDatabase, natsUrl } from '@schedstack/testing';
+import { type TestStack, withApi } from './local-stack';
 
 export const APPS = ['environments', 'schedules', 'dispatcher', 'webhooks', 'gateway'] as const;
 export type AppName = (typeof APPS)[number];
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 import type { DemoCredentials, Environment } from '@schedstack/contracts';
 import { loadConfig } from '@schedstack/platform';
 import { startLocalApp } from '@schedstack/runtime';
-import { createTestDatabase } from './infra';
+import { createTestDatabase } from '@schedstack/testing';
 
 export interface TestStack {
   readonly url: string;

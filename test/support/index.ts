@@ -1,0 +1,3 @@
+export * from './local-stack';
+export * from './distributed-stack';
+export * from './eventually';
