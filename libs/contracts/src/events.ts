@@ -51,17 +51,24 @@ export interface EventDataMap {
     next_fire_at: string | null;
     created_at: string;
   };
+  /**
+   * One fire of a schedule, planned by the schedules service (which owns next-fire computation,
+   * DST and catch-up); the dispatcher turns it into a due fire and a delivery with this id.
+   */
+  'schedule.fire_planned': {
+    schedule_id: string;
+    delivery_id: string;
+    fire_at: string;
+    fire_kind: Extract<FireKind, 'first' | 'dst_shifted' | 'coalesced' | 'catch_up'>;
+    request: HttpRequestSpec;
+    /** The fire after this one, when there is one. */
+    next_fire_at: string | null;
+  };
+  'schedule.paused': { schedule_id: string; paused_at: string };
+  'schedule.resumed': { schedule_id: string; resumed_at: string; next_fire_at: string | null };
   'schedule.canceled': { schedule_id: string; canceled_at: string };
   'schedule.completed': { schedule_id: string; completed_at: string };
   // ── deliveries (dispatcher) ─────────────────────────────────────────────────
-  'delivery.scheduled': {
-    delivery_id: string;
-    schedule_id: string;
-    scheduled_for: string;
-    fire_kind: FireKind;
-    request: HttpRequestSpec;
-    created_at: string;
-  };
   'delivery.attempted': {
     delivery_id: string;
     schedule_id: string;
@@ -100,9 +107,11 @@ export const EVENT_CATALOG = {
   'api_key.created': { aggregate: 'api_key', dataClass: 'client' },
   'api_key.revoked': { aggregate: 'api_key', dataClass: 'client' },
   'schedule.created': { aggregate: 'schedule', dataClass: 'client' },
+  'schedule.fire_planned': { aggregate: 'schedule', dataClass: 'client' },
+  'schedule.paused': { aggregate: 'schedule', dataClass: 'client' },
+  'schedule.resumed': { aggregate: 'schedule', dataClass: 'client' },
   'schedule.canceled': { aggregate: 'schedule', dataClass: 'client' },
   'schedule.completed': { aggregate: 'schedule', dataClass: 'client' },
-  'delivery.scheduled': { aggregate: 'delivery', dataClass: 'client' },
   'delivery.attempted': { aggregate: 'delivery', dataClass: 'client' },
 } as const satisfies { [T in EventType]: { aggregate: string; dataClass: DataClass } };
 

@@ -1,7 +1,6 @@
 import {
   type DeliveryView,
   type EventDataMap,
-  newId,
   parseStreamName,
 } from '@schedstack/contracts';
 import type { RecordedEvent } from '@schedstack/event-store';
@@ -42,44 +41,45 @@ export const DISPATCHER_MIGRATIONS: readonly Migration[] = [
 ];
 
 /**
- * The dispatcher's own state, projected from events: the due fires it must send (first fires from
- * `schedule.created`, retries from `delivery.attempted`) and the deliveries read model.
+ * The dispatcher's own state, projected from events: the due fires it must send (fires planned by
+ * the schedules service, retries from `delivery.attempted`) and the deliveries read model.
+ * Pausing or canceling a schedule withdraws its pending fires.
  */
 export const dispatcherProjection: ProjectionDefinition = {
   name: 'dispatcher.due-fires',
-  types: ['schedule.created', 'schedule.canceled', 'delivery.attempted'],
+  types: ['schedule.fire_planned', 'schedule.paused', 'schedule.canceled', 'delivery.attempted'],
   async apply(client: PoolClient, event: RecordedEvent) {
     const parsed = parseStreamName(event.streamName);
     if (!parsed) return;
     const { projectId, environment } = parsed.scope;
     switch (event.type) {
-      case 'schedule.created': {
-        const data = event.data as EventDataMap['schedule.created'];
-        if (!data.next_fire_at) return;
-        const deliveryId = newId('dlv');
+      case 'schedule.fire_planned': {
+        const data = event.data as EventDataMap['schedule.fire_planned'];
+        const deliveryId = data.delivery_id;
         const view: DeliveryView = {
           id: deliveryId,
           object: 'delivery',
           mode: environment,
           schedule: data.schedule_id,
           state: 'scheduled',
-          fire_kind: 'first',
-          scheduled_for: data.next_fire_at,
+          fire_kind: data.fire_kind,
+          scheduled_for: data.fire_at,
           attempts: [],
           created_at: event.createdAt.toISOString(),
         };
         await client.query(
           `INSERT INTO dsp_deliveries (project_id, environment, id, schedule_id, state, request, view, created_at)
-           VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7)`,
+           VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7) ON CONFLICT DO NOTHING`,
           [projectId, environment, deliveryId, data.schedule_id, data.request, view, view.created_at],
         );
         await client.query(
           `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, fire_kind, request)
-           VALUES ($1, 1, $2, $3, $4, $5, 'first', $6)`,
-          [deliveryId, projectId, environment, data.schedule_id, data.next_fire_at, data.request],
+           VALUES ($1, 1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+          [deliveryId, projectId, environment, data.schedule_id, data.fire_at, data.fire_kind, data.request],
         );
         return;
       }
+      case 'schedule.paused':
       case 'schedule.canceled': {
         const data = event.data as EventDataMap['schedule.canceled'];
         // Pending fires are withdrawn; the engine re-checks the state before it sends a claimed one.

@@ -4,10 +4,13 @@ import { nextCronFire } from '@schedstack/time';
 /** STYLE §1: the schedule aggregate as pure decide/evolve functions (SPEC §3). */
 
 export type ScheduleCommand =
-  | { readonly type: 'create'; readonly data: { scheduleId: string; request: HttpRequestSpec; trigger: ScheduleTrigger } }
+  | {
+      readonly type: 'create';
+      readonly data: { scheduleId: string; request: HttpRequestSpec; trigger: ScheduleTrigger; firstDeliveryId: string };
+    }
   | { readonly type: 'cancel'; readonly data: { scheduleId: string } };
 
-export type ScheduleEvent = DomainEvent<'schedule.created' | 'schedule.canceled' | 'schedule.completed'>;
+export type ScheduleEvent = DomainEvent<'schedule.created' | 'schedule.fire_planned' | 'schedule.canceled' | 'schedule.completed'>;
 
 export type ScheduleState =
   | { readonly status: 'none' }
@@ -41,15 +44,30 @@ export function decide(command: ScheduleCommand, state: ScheduleState, now: Date
         throw new DomainError('conflict', 'schedule_exists', `Schedule ${command.data.scheduleId} already exists`);
       }
       const next = firstFireAt(command.data.trigger, now);
+      const created: ScheduleEvent = {
+        type: 'schedule.created',
+        data: {
+          schedule_id: command.data.scheduleId,
+          request: command.data.request,
+          trigger: command.data.trigger,
+          next_fire_at: next ? next.toISOString() : null,
+          created_at: now.toISOString(),
+        },
+      };
+      if (!next) return [created];
+      // The first fire is planned with the schedule, so a short delay never waits for a planner.
+      const following = command.data.trigger.kind === 'cron' ? nextCronFire(command.data.trigger.cron, command.data.trigger.timezone, next) : null;
       return [
+        created,
         {
-          type: 'schedule.created',
+          type: 'schedule.fire_planned',
           data: {
             schedule_id: command.data.scheduleId,
+            delivery_id: command.data.firstDeliveryId,
+            fire_at: next.toISOString(),
+            fire_kind: 'first',
             request: command.data.request,
-            trigger: command.data.trigger,
-            next_fire_at: next ? next.toISOString() : null,
-            created_at: now.toISOString(),
+            next_fire_at: following ? following.toISOString() : null,
           },
         },
       ];
@@ -78,6 +96,8 @@ export function evolve(state: ScheduleState, event: ScheduleEvent): ScheduleStat
         trigger: event.data.trigger,
         nextFireAt: event.data.next_fire_at,
       };
+    case 'schedule.fire_planned':
+      return state.status === 'none' ? state : { ...state, nextFireAt: event.data.next_fire_at };
     case 'schedule.canceled':
       return state.status === 'none' ? state : { ...state, status: 'canceled', nextFireAt: null };
     case 'schedule.completed':

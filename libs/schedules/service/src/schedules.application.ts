@@ -54,6 +54,7 @@ export class SchedulesApplication implements OnModuleInit, OnModuleDestroy {
         data: {
           scheduleId,
           trigger,
+          firstDeliveryId: newId('dlv'),
           request: { endpoint: input.endpoint, method: input.method, headers: input.headers, body: input.body },
         },
       },

@@ -57,6 +57,15 @@ export const schedulesProjection: ProjectionDefinition = {
         );
         return;
       }
+      case 'schedule.fire_planned': {
+        const data = event.data as import('@schedstack/contracts').EventDataMap['schedule.fire_planned'];
+        await client.query(
+          `UPDATE sch_schedules SET view = jsonb_set(view, '{next_fire_at}', to_jsonb($4::text))
+           WHERE project_id = $1 AND environment = $2 AND id = $3 AND state = 'active'`,
+          [projectId, environment, parsed.id, data.fire_at],
+        );
+        return;
+      }
       case 'schedule.canceled':
       case 'schedule.completed': {
         const state = event.type === 'schedule.canceled' ? 'canceled' : 'completed';
