@@ -11,6 +11,9 @@ export function createPool(url: string, max = 20): Pool {
   const pool = new Pool({ connectionString: url, max });
   const logger = new Logger('database');
   pool.on('error', (error) => logger.warn(`idle database connection lost: ${error.message}`));
+  // A checked-out client has no pool listener: without one, a connection dying mid-use (database
+  // restart or shutdown) would crash the process instead of failing the query in flight.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

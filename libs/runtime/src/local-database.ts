@@ -34,6 +34,9 @@ export async function startLocalDatabase(home: string, log: (line: string) => vo
   const fresh = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
   const port = await freePort();
   fs.mkdirSync(home, { recursive: true });
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data folder;
+  // the secrets file inside stays 0600.
+  if (process.getuid?.() === 0) fs.chmodSync(home, 0o755);
   // A postmaster.pid left by a killed run would stop the new server from starting.
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!fresh && fs.existsSync(pidFile)) {

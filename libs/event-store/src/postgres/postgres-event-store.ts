@@ -115,6 +115,8 @@ export class PostgresEventStore implements EventStore {
       this.pool = new Pool({ connectionString: options.connectionString });
       // An idle client dying (e.g. a PostgreSQL restart) must not crash the process; the pool replaces it.
       this.pool.on('error', () => undefined);
+      // Checked-out clients too: a dropped connection must fail its query, not crash the process.
+      this.pool.on('connect', (client) => client.on('error', () => undefined));
       this.ownsPool = true;
     } else {
       throw new Error('PostgresEventStore needs a pool or a connectionString');

@@ -1,0 +1,101 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startReceiver } from '@schedstack/testing';
+import { freePort } from '../support';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+}
+
+/** Runs what `npm start` runs after its build step, with its own data folder and port. */
+async function startProduct(home: string, port: number): Promise<Started> {
+  const env = { ...process.env, SCHEDSTACK_HOME: home, PORT: String(port) };
+  delete env.DATABASE_URL; // the local profile brings its own embedded PostgreSQL
+  const child = spawn(process.execPath, ['-r', './tools/register-paths.js', 'dist/apps/schedstack/src/main.js'], { cwd: ROOT, env });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const deadline = Date.now() + 90_000;
+  while (!output.includes('SchedStack is ready')) {
+    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`no ready banner within 90 s:\n${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { child, output: () => output };
+}
+
+/** SIGTERM, then the exit code and the last lines printed (shown when the code is not 0). */
+async function stop(started: Started): Promise<{ code: number | null; tail: string }> {
+  const exited = new Promise<number | null>((resolve) => started.child.once('exit', (code) => resolve(code)));
+  started.child.kill('SIGTERM');
+  const code = await exited;
+  return { code, tail: code === 0 ? '' : started.output().slice(-3000) };
+}
+
+function postgresProcessesFor(dataDir: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', `postgres -D ${dataDir}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+describe('the local profile (what `npm start` runs)', () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'schedstack-home-'));
+
+  afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
+
+  it('starts with embedded PostgreSQL, prints and saves demo credentials, fires a schedule, stops cleanly, and reuses its data', async () => {
+    const receiver = await startReceiver();
+    const port = await freePort();
+    try {
+      const first = await startProduct(home, port);
+      expect(first.output()).toContain(`http://localhost:${port}`);
+      const credentials = JSON.parse(fs.readFileSync(path.join(home, 'credentials.json'), 'utf8'));
+      expect(credentials).toEqual({
+        project_id: expect.stringMatching(/^prj_/),
+        owner: { email: expect.stringContaining('@'), password: expect.any(String) },
+        keys: {
+          live: expect.stringMatching(/^sk_live_/),
+          sandbox: expect.stringMatching(/^sk_sandbox_/),
+          test: expect.stringMatching(/^sk_test_/),
+        },
+      });
+      for (const key of Object.values(credentials.keys) as string[]) expect(first.output()).toContain(key);
+
+      // The live key works, and loopback targets are allowed in this profile so the demo works.
+      const created = await fetch(`http://127.0.0.1:${port}/v1/schedules`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${credentials.keys.live}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ endpoint: `${receiver.url}/demo`, delay: '1s', body: 'hello' }),
+      });
+      expect(created.status).toBe(201);
+      const schedule = await created.json();
+      const [arrived] = await receiver.waitFor(1, 20_000);
+      expect(arrived.body).toBe('hello');
+      expect(arrived.headers['sched-mode']).toBe('live');
+
+      expect(await stop(first)).toEqual({ code: 0, tail: '' });
+      expect(first.output()).toContain('Stopped cleanly');
+      expect(postgresProcessesFor(path.join(home, 'postgres'))).toEqual([]);
+
+      // Second start: same data, same credentials, the schedule is still there.
+      const second = await startProduct(home, port);
+      expect(second.output()).toContain(credentials.keys.test);
+      const again = await fetch(`http://127.0.0.1:${port}/v1/schedules/${schedule.id}`, {
+        headers: { authorization: `Bearer ${credentials.keys.live}` },
+      });
+      expect(again.status).toBe(200);
+      expect((await again.json()).id).toBe(schedule.id);
+      expect(await stop(second)).toEqual({ code: 0, tail: '' });
+      expect(postgresProcessesFor(path.join(home, 'postgres'))).toEqual([]);
+    } finally {
+      await receiver.close();
+    }
+  }, 240_000);
+});
