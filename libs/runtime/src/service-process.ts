@@ -29,13 +29,14 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   @Module({ imports: [PlatformModule.forRoot(runtime.adapters), ...options.modules] })
   class ServiceModule {}
 
-  const app = await NestFactory.create(ServiceModule, { bodyParser: false, logger: ['error', 'warn', 'log'], abortOnError: false });
+  const levels = config.logLevel === 'debug' ? (['error', 'warn', 'log', 'debug'] as const) : (['error', 'warn'] as const);
+  const app = await NestFactory.create(ServiceModule, { bodyParser: false, logger: [...levels], abortOnError: false });
   if (options.http) configureHttpPipeline(app);
   else app.connectMicroservice(natsServerOptions(config.natsUrl, options.service), { inheritAppConfig: true });
   await app.startAllMicroservices();
   if (options.http) await app.listen(config.port, config.host);
   else await app.init();
-  logger.log(`${options.service} ready${options.http ? ` on http://localhost:${config.port}` : ''} (NATS ${config.natsUrl})`);
+  process.stdout.write(`› ${options.service} ready${options.http ? ` on http://localhost:${config.port}` : ''} (NATS ${config.natsUrl})\n`);
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -45,7 +46,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      logger.log(`${signal}: shutting down`);
+      process.stdout.write(`› ${options.service}: ${signal}, shutting down\n`);
       void close().then(
         () => process.exit(0),
         (error) => {
