@@ -1,5 +1,6 @@
 // Module boundaries make the architecture's arrows one-way (STYLE §4): apps depend on libs;
 // domain libs depend only on contracts and utils; no service imports another service's internals.
+// `type:testing` (fixtures: databases, NATS probe, receiver) is allowed where specs need it.
 const nx = require('@nx/eslint-plugin');
 
 module.exports = [
@@ -16,9 +17,9 @@ module.exports = [
           allow: [],
           depConstraints: [
             { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },
-            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:infra'] },
+            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:infra', 'type:testing'] },
             { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:infra', 'type:testing'] },
-            { sourceTag: 'type:application', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:util', 'type:infra'] },
+            { sourceTag: 'type:application', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:util', 'type:infra', 'type:testing'] },
             { sourceTag: 'type:api', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:infra'] },
             { sourceTag: 'type:composition', onlyDependOnLibsWithTags: ['type:application', 'type:api', 'type:contracts', 'type:util', 'type:infra'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:composition', 'type:application', 'type:api', 'type:contracts', 'type:util'] },

@@ -11,20 +11,25 @@ const resultsFile = path.join(root, 'tmp', 'jest-results.json');
 fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
 fs.rmSync(resultsFile, { force: true });
 
+/** Prints the closing line (CI reads it) and records it for .ci/run, then exits. */
+function finish(summary, code) {
+  console.log(`\n${summary}`);
+  fs.writeFileSync(path.join(root, 'tmp', 'test-summary.txt'), summary + '\n');
+  process.exit(code);
+}
+
 console.log('› Type-checking and building (tsc -p tsconfig.build.json)…');
 const build = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) {
   console.error('\nThe build failed: fix the type errors above.');
-  console.log('Tests: 0 passed, 1 failed');
-  process.exit(1);
+  finish('Tests: 0 passed, 1 failed', 1);
 }
 
 console.log('› Linting (module boundaries between apps, services and layers)…');
 const lint = spawnSync('npm', ['run', 'lint', '--silent'], { cwd: root, stdio: 'inherit', env: { ...process.env, NX_DAEMON: 'false' } });
 if (lint.status !== 0) {
   console.error('\nLint failed: see the errors above.');
-  console.log('Tests: 0 passed, 1 failed');
-  process.exit(1);
+  finish('Tests: 0 passed, 1 failed', 1);
 }
 
 const jest = spawnSync(
@@ -38,8 +43,7 @@ try {
   results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
 } catch {
   console.error('\njest produced no results (it crashed before running tests; see above).');
-  console.log('Tests: 0 passed, 1 failed');
-  process.exit(jest.status || 1);
+  finish('Tests: 0 passed, 1 failed', jest.status || 1);
 }
 
 const skippedSuites = results.testResults.filter(
@@ -54,6 +58,4 @@ const brokenSuites = results.testResults.filter((s) => s.status === 'failed' && 
 const failed = results.numFailedTests + brokenSuites;
 const skipped = results.numPendingTests + results.numTodoTests;
 const summary = `Tests: ${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`;
-console.log(`\n${summary}`);
-fs.writeFileSync(path.join(root, 'tmp', 'test-summary.txt'), summary + '\n');
-process.exit(failed > 0 || jest.status !== 0 ? 1 : 0);
+finish(summary, failed > 0 || jest.status !== 0 ? 1 : 0);

@@ -60,11 +60,11 @@ describe('ProjectionRunner — exactly-once over an at-least-once feed', () => {
   const value = async () => (await pool.query<{ value: number }>(`SELECT value FROM counter`)).rows[0].value;
 
   async function appendIncrements(n: number) {
-    let last;
+    const results = [];
     for (let i = 0; i < n; i++) {
-      last = await store.appendToStream(`prj_t.test.counter-${randomUUID()}`, [{ id: randomUUID(), type: eventType, data: {} }], 'no_stream');
+      results.push(await store.appendToStream(`prj_t.test.counter-${randomUUID()}`, [{ id: randomUUID(), type: eventType, data: {} }], 'no_stream'));
     }
-    return last!;
+    return results[results.length - 1];
   }
 
   it('applies each event once when the feed delivers every event twice', async () => {
