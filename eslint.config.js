@@ -6,7 +6,7 @@ const nx = require('@nx/eslint-plugin');
 module.exports = [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
-  { ignores: ['**/dist', '**/node_modules', '**/tmp', '.schedstack', 'bench/results', '**/*.js'] },
+  { ignores: ['**/dist', '**/node_modules', '**/tmp', '.schedstack', 'bench/results', '**/*.js', 'apps/console/src/api-schema.ts'] },
   {
     files: ['**/*.ts'],
     rules: {

@@ -43,7 +43,7 @@ async function bootstrapDemo() {
   const nc = await connect({ servers: env.NATS_URL });
   const codec = JSONCodec();
   try {
-    const reply = await nc.request('environments.demo.bootstrap', codec.encode({ pattern: 'environments.demo.bootstrap', data: {}, id: 'cli' }), { timeout: 30000 });
+    const reply = await nc.request(`${env.SCHEDSTACK_BUS_PREFIX ?? ''}environments.demo.bootstrap`, codec.encode({ pattern: 'environments.demo.bootstrap', data: {}, id: 'cli' }), { timeout: 30000 });
     return codec.decode(reply.data).response;
   } finally {
     await nc.close();

@@ -14,7 +14,7 @@ interface Started {
 
 /** Runs what `npm start` runs after its build step, with its own data folder and port. */
 async function startProduct(home: string, port: number): Promise<Started> {
-  const env = { ...process.env, SCHEDSTACK_HOME: home, PORT: String(port) };
+  const env: NodeJS.ProcessEnv = { ...process.env, SCHEDSTACK_HOME: home, PORT: String(port) };
   delete env.DATABASE_URL; // the local profile brings its own embedded PostgreSQL
   const child = spawn(process.execPath, ['-r', './tools/register-paths.js', 'dist/apps/schedstack/src/main.js'], { cwd: ROOT, env });
   let output = '';
@@ -75,7 +75,7 @@ describe('the local profile (what `npm start` runs)', () => {
         body: JSON.stringify({ endpoint: `${receiver.url}/demo`, delay: '1s', body: 'hello' }),
       });
       expect(created.status).toBe(201);
-      const schedule = await created.json();
+      const schedule = (await created.json()) as { id: string };
       const [arrived] = await receiver.waitFor(1, 20_000);
       expect(arrived.body).toBe('hello');
       expect(arrived.headers['sched-mode']).toBe('live');
@@ -91,7 +91,7 @@ describe('the local profile (what `npm start` runs)', () => {
         headers: { authorization: `Bearer ${credentials.keys.live}` },
       });
       expect(again.status).toBe(200);
-      expect((await again.json()).id).toBe(schedule.id);
+      expect(((await again.json()) as { id: string }).id).toBe(schedule.id);
       expect(await stop(second)).toEqual({ code: 0, tail: '' });
       expect(postgresProcessesFor(path.join(home, 'postgres'))).toEqual([]);
     } finally {

@@ -8,7 +8,7 @@ import { createBusClient } from '@schedstack/messaging';
 import { request } from '@schedstack/platform';
 import { connect } from 'nats';
 import { createTestDatabase, natsUrl } from '@schedstack/testing';
-import { type TestStack, withApi } from './local-stack';
+import { liftRateLimits, type StackOptions, type TestStack, withApi } from './local-stack';
 
 export const APPS = ['environments', 'schedules', 'dispatcher', 'webhooks', 'gateway'] as const;
 export type AppName = (typeof APPS)[number];
@@ -86,8 +86,9 @@ async function stopProcess(p: AppProcess): Promise<void> {
 /**
  * The distributed profile for a suite: each of the five apps its own process, real NATS and
  * PostgreSQL, a fresh database and a JetStream stream of its own so suites never see each other's events.
+ * `extraEnv` is added to every app's environment (e.g. a short dispatcher lease).
  */
-export async function startDistributedStack(label = 'dist'): Promise<DistributedStack> {
+export async function startDistributedStack(label = 'dist', extraEnv: NodeJS.ProcessEnv = {}, options: StackOptions = {}): Promise<DistributedStack> {
   const db = await createTestDatabase(label);
   const suffix = randomBytes(4).toString('hex');
   const port = await freePort();
@@ -99,8 +100,11 @@ export async function startDistributedStack(label = 'dist'): Promise<Distributed
     HOST: '127.0.0.1',
     SCHEDSTACK_EVENTS_STREAM: `TEST_EVENTS_${suffix}`,
     SCHEDSTACK_EVENTS_PREFIX: `events_${suffix}`,
+    // Request/reply subjects of their own too: parallel stacks share the NATS server.
+    SCHEDSTACK_BUS_PREFIX: `t${suffix}.`,
     SCHEDSTACK_ALLOW_LOOPBACK: 'true',
     LOG_LEVEL: 'warn',
+    ...extraEnv,
   };
   const processes: AppProcess[] = [];
   const startApp = (app: AppName, extraEnv: NodeJS.ProcessEnv = {}) => {
@@ -120,9 +124,14 @@ export async function startDistributedStack(label = 'dist'): Promise<Distributed
     // Services first (they create their tables), then the gateway.
     for (const app of APPS) startApp(app);
     await waitReady(url, processes);
-    const bus = createBusClient('nats', natsUrl());
-    const demo = await request<DemoCredentials>(bus, PATTERNS.environments.bootstrapDemo, {}, 30_000).finally(() => bus.close());
-    const stack = withApi(url, demo.project_id, demo.keys as Record<Environment, string>, teardown);
+    const bus = createBusClient('nats', natsUrl(), env.SCHEDSTACK_BUS_PREFIX);
+    const demo = await request<DemoCredentials>(bus, PATTERNS.environments.bootstrapDemo, {}, 30_000)
+      .then(async (created) => {
+        if (!options.productRateLimits) await liftRateLimits(bus, created.project_id);
+        return created;
+      })
+      .finally(() => bus.close());
+    const stack = withApi(url, demo.project_id, demo.keys as Record<Environment, string>, teardown, demo.owner);
     return { ...stack, processes, env, startApp };
   } catch (error) {
     await teardown();

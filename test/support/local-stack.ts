@@ -1,5 +1,6 @@
-import type { DemoCredentials, Environment } from '@schedstack/contracts';
-import { loadConfig } from '@schedstack/platform';
+import type { ClientProxy } from '@nestjs/microservices';
+import { type DemoCredentials, type Environment, ENVIRONMENTS, PATTERNS } from '@schedstack/contracts';
+import { loadConfig, request } from '@schedstack/platform';
 import { startLocalApp } from '@schedstack/runtime';
 import { createTestDatabase } from '@schedstack/testing';
 
@@ -7,6 +8,10 @@ export interface TestStack {
   readonly url: string;
   readonly projectId: string;
   readonly keys: Readonly<Record<Environment, string>>;
+  /** The demo project's owner login (for console sessions), when the stack created the project. */
+  readonly owner?: { readonly email: string; readonly password: string };
+  /** The local profile's in-process bus, for suites that exercise service-to-service patterns. */
+  readonly bus?: ClientProxy;
   /** fetch against the gateway with a key's bearer header. */
   api(path: string, init?: { method?: string; key?: string; body?: unknown; headers?: Record<string, string> }): Promise<{
     status: number;
@@ -16,33 +21,63 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
+export interface StackOptions {
+  /**
+   * Keep SPEC §5's default rate limits (10 requests/s per key in sandbox and test). Without it the
+   * harness lifts them, so suites that poll or fire concurrent requests are not throttled.
+   */
+  readonly productRateLimits?: boolean;
+}
+
+/** Raises every environment's per-key rate limit of the project far beyond what a suite sends. */
+export async function liftRateLimits(bus: ClientProxy, projectId: string): Promise<void> {
+  for (const environment of ENVIRONMENTS) {
+    await request(bus, PATTERNS.environments.updateLimits, { scope: { projectId, environment }, input: { requests_per_second: 100_000 } });
+  }
+}
+
 /**
  * Boots the whole local profile (all five services, in-process bus) on a free port against a fresh
  * database, with the demo project and keys — the one harness every end-to-end suite uses.
  */
-export async function startLocalStack(label = 'e2e'): Promise<TestStack> {
+export async function startLocalStack(label = 'e2e', options: StackOptions = {}): Promise<TestStack> {
   const db = await createTestDatabase(label);
   const config = { ...loadConfig('local', { ...process.env, PORT: '0', HOST: '127.0.0.1' }), databaseUrl: db.url };
-  const local = await startLocalApp(config, db.url, { logger: false });
+  const local = await startLocalApp(config, db.url, { logger: process.env.E2E_LOG ? ['error', 'warn'] : false });
   let demo: DemoCredentials;
   try {
     demo = await local.bootstrapDemo();
+    if (!options.productRateLimits) await liftRateLimits(local.bus, demo.project_id);
   } catch (error) {
     await local.close();
     await db.drop();
     throw error;
   }
-  return withApi(local.url, demo.project_id, demo.keys as Record<Environment, string>, async () => {
-    await local.close();
-    await db.drop();
-  });
+  const stack = withApi(
+    local.url,
+    demo.project_id,
+    demo.keys as Record<Environment, string>,
+    async () => {
+      await local.close();
+      await db.drop();
+    },
+    demo.owner,
+  );
+  return { ...stack, bus: local.bus };
 }
 
-export function withApi(url: string, projectId: string, keys: Record<Environment, string>, close: () => Promise<void>): TestStack {
+export function withApi(
+  url: string,
+  projectId: string,
+  keys: Record<Environment, string>,
+  close: () => Promise<void>,
+  owner?: DemoCredentials['owner'],
+): TestStack {
   return {
     url,
     projectId,
     keys,
+    ...(owner?.password ? { owner: { email: owner.email, password: owner.password } } : {}),
     async api(path, init = {}) {
       const headers: Record<string, string> = { ...(init.headers ?? {}) };
       if (init.key) headers.authorization = `Bearer ${init.key}`;

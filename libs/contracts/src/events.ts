@@ -1,3 +1,4 @@
+import { ENVIRONMENTS_EVENT_CATALOG, type EnvironmentsEventDataMap } from './environments-events';
 import type { Environment } from './scope';
 
 /**
@@ -18,6 +19,12 @@ export type ScheduleTrigger =
   | { readonly kind: 'once'; readonly run_at: string; readonly delay?: string }
   | { readonly kind: 'cron'; readonly cron: string; readonly timezone: string };
 
+/** SPEC §3 catch-up after downtime: one fire now, none, or every missed fire within the window. */
+export type CatchUpPolicy = 'coalesce' | 'skip' | 'all';
+
+/** A schedule's `metadata`: flat key → scalar pairs (validated against field definitions in a later issue). */
+export type ScheduleMetadata = Readonly<Record<string, string | number | boolean>>;
+
 export type FireKind =
   | 'first'
   | 'retry'
@@ -29,7 +36,7 @@ export type FireKind =
   | 'catch_up'
   | 'replay';
 
-export interface EventDataMap {
+export interface EventDataMap extends EnvironmentsEventDataMap {
   // ── environments ────────────────────────────────────────────────────────────
   'project.created': { project_id: string; name: string; created_at: string };
   'user.registered': { user_id: string; email: string; password_hash: string; created_at: string };
@@ -50,6 +57,14 @@ export interface EventDataMap {
     trigger: ScheduleTrigger;
     next_fire_at: string | null;
     created_at: string;
+    /** Recurring schedules only (absent on one-off schedules and on events written before they existed). */
+    catch_up?: CatchUpPolicy;
+    /** Duration in the API syntax (`"1h"`). */
+    catch_up_window?: string;
+    ends_at?: string | null;
+    max_fires?: number | null;
+    process?: string | null;
+    metadata?: ScheduleMetadata | null;
   };
   /**
    * One fire of a schedule, planned by the schedules service (which owns next-fire computation,
@@ -63,8 +78,11 @@ export interface EventDataMap {
     request: HttpRequestSpec;
     /** The fire after this one, when there is one. */
     next_fire_at: string | null;
+    /** Process settings the dispatcher applies to this delivery (SPEC §5); defaults when absent. */
+    policy?: DeliveryPolicy;
   };
-  'schedule.paused': { schedule_id: string; paused_at: string };
+  /** `withdrawn_fires`: planned fires not yet due that pausing withdrew (they no longer count as fires). */
+  'schedule.paused': { schedule_id: string; paused_at: string; withdrawn_fires?: number };
   'schedule.resumed': { schedule_id: string; resumed_at: string; next_fire_at: string | null };
   'schedule.canceled': { schedule_id: string; canceled_at: string };
   'schedule.completed': { schedule_id: string; completed_at: string };
@@ -78,6 +96,39 @@ export interface EventDataMap {
     /** When the next attempt is due (state retrying), else null. */
     next_attempt_at: string | null;
   };
+  /** SPEC §4 replay: the delivery is sent again as attempt `attempt` (`fire_kind: replay`). */
+  'delivery.replay_requested': {
+    delivery_id: string;
+    schedule_id: string;
+    attempt: number;
+    replay_at: string;
+    requested_at: string;
+  };
+  // ── signing secrets (dispatcher) ────────────────────────────────────────────
+  /** An environment's delivery signing secret; `secret` is sealed (see docs/dispatcher.md). */
+  'signing_secret.created': { secret: string; created_at: string };
+  /** The previous secret keeps signing until `previous_expires_at` (SPEC §4 rotation). */
+  'signing_secret.rotated': { secret: string; previous_secret: string; previous_expires_at: string; rotated_at: string };
+}
+
+/**
+ * SPEC §5 process settings as the dispatcher applies them, resolved when a fire is planned.
+ * Durations are milliseconds here (the API's "30s" syntax is parsed before the event is written).
+ */
+export interface DeliveryPolicy {
+  /** The process's name, for display. */
+  readonly process?: string;
+  readonly max_attempts?: number;
+  readonly backoff?: { readonly initial_ms: number; readonly max_ms: number };
+  readonly timeout_ms?: number;
+  /** At most `requests` per `per_ms` to one origin (token bucket, bursts up to `requests`). */
+  readonly rate_limit?: { readonly requests: number; readonly per_ms: number };
+  /** Opens after `failure_threshold` consecutive failures to one origin, for `cool_down_ms`. */
+  readonly breaker?: { readonly failure_threshold: number; readonly cool_down_ms: number };
+  /** Extra request headers; the schedule's own headers win over these. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A third-party vendor target: mocked, not sent, in sandbox and test. */
+  readonly vendor?: boolean;
 }
 
 export type MemberRole = 'owner' | 'admin' | 'developer' | 'viewer';
@@ -113,6 +164,10 @@ export const EVENT_CATALOG = {
   'schedule.canceled': { aggregate: 'schedule', dataClass: 'client' },
   'schedule.completed': { aggregate: 'schedule', dataClass: 'client' },
   'delivery.attempted': { aggregate: 'delivery', dataClass: 'client' },
+  'delivery.replay_requested': { aggregate: 'delivery', dataClass: 'client' },
+  'signing_secret.created': { aggregate: 'signing_secret', dataClass: 'client' },
+  'signing_secret.rotated': { aggregate: 'signing_secret', dataClass: 'client' },
+  ...ENVIRONMENTS_EVENT_CATALOG,
 } as const satisfies { [T in EventType]: { aggregate: string; dataClass: DataClass } };
 
 export function dataClassOf(type: string): DataClass | undefined {

@@ -4,3 +4,7 @@ export * from './events';
 export * from './errors';
 export * from './patterns';
 export * from './messages';
+export * from './config-resources';
+export * from './access';
+export * from './limits';
+export * from './environments-events';

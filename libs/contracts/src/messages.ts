@@ -1,4 +1,4 @@
-import type { AttemptRecord, DeliveryState, FireKind } from './events';
+import type { AttemptRecord, CatchUpPolicy, DeliveryState, FireKind, ScheduleMetadata } from './events';
 import type { Environment, Scope } from './scope';
 
 /** Every scoped message carries the scope the gateway derived from the caller's key. */
@@ -33,6 +33,12 @@ export interface CreateScheduleInput {
   readonly run_at?: string;
   readonly cron?: string;
   readonly timezone?: string;
+  readonly ends_at?: string;
+  readonly max_fires?: number;
+  readonly catch_up?: CatchUpPolicy;
+  readonly catch_up_window?: string;
+  readonly process?: string;
+  readonly metadata?: ScheduleMetadata;
 }
 export interface CreateScheduleCommand extends Scoped {
   readonly input: CreateScheduleInput;
@@ -44,6 +50,20 @@ export interface ListQuery extends Scoped {
   readonly limit: number;
   readonly starting_after?: string;
   readonly filters: Readonly<Record<string, string | undefined>>;
+}
+/** `POST /v1/schedules/{id}/pause|resume`, `DELETE /v1/schedules/{id}`. */
+export interface ScheduleActionCommand extends Scoped {
+  readonly id: string;
+}
+/** `GET /v1/schedules/{id}/upcoming?count=N`. */
+export interface UpcomingFiresQuery extends Scoped {
+  readonly id: string;
+  readonly count: number;
+}
+/** One fire a schedule will make, DST applied. */
+export interface UpcomingFire {
+  readonly fire_at: string;
+  readonly fire_kind: Extract<FireKind, 'first' | 'dst_shifted'>;
 }
 
 export type ScheduleStatus = 'active' | 'paused' | 'completed' | 'canceled';
@@ -60,6 +80,14 @@ export interface ScheduleView {
   readonly run_at: string | null;
   readonly cron: string | null;
   readonly timezone: string | null;
+  readonly catch_up: CatchUpPolicy | null;
+  readonly catch_up_window: string | null;
+  readonly ends_at: string | null;
+  readonly max_fires: number | null;
+  /** Fires planned so far, the upcoming planned one included; fires withdrawn by a pause do not count. */
+  readonly fire_count: number;
+  readonly process: string | null;
+  readonly metadata: ScheduleMetadata;
   readonly state: ScheduleStatus;
   readonly next_fire_at: string | null;
   readonly created_at: string;
@@ -80,7 +108,20 @@ export interface DeliveryView {
   readonly state: DeliveryState;
   readonly fire_kind: FireKind;
   readonly scheduled_for: string;
+  /** When the next attempt is due (state `retrying`, or a replay waiting to go out), else null. */
+  readonly next_attempt_at?: string | null;
   readonly attempts: readonly AttemptRecord[];
+  readonly created_at: string;
+}
+
+/** `GET /v1/signing-secret` (SPEC §9): the environment's delivery signing secret(s). */
+export interface SigningSecretView {
+  readonly object: 'signing_secret';
+  readonly mode: Environment;
+  readonly secret: string;
+  /** Still signing during a rotation, until `previous_expires_at`; null otherwise. */
+  readonly previous_secret: string | null;
+  readonly previous_expires_at: string | null;
   readonly created_at: string;
 }
 

@@ -5,7 +5,10 @@ import { describeWithNats, natsUrl } from '@schedstack/testing';
 import { InProcessBroker } from './in-process/in-process.broker';
 import { InProcessClient } from './in-process/in-process.client';
 import { InProcessServer } from './in-process/in-process.server';
-import { createBusClient, natsServerOptions } from './nats/nats-transport';
+import { NestFactory } from '@nestjs/core';
+import { Controller, Module } from '@nestjs/common';
+import { MessagePattern } from '@nestjs/microservices';
+import { createBusClient, natsServerStrategy } from './nats/nats-transport';
 import { contractPatterns, describeTransportContract } from './testing/transport.contract';
 
 describeTransportContract(describe, 'in-process', contractPatterns('test'), () => {
@@ -18,10 +21,39 @@ describeTransportContract(describe, 'in-process', contractPatterns('test'), () =
 
 // Unique subjects and queue group: other suites and users share this NATS server.
 const unique = `transport_${randomBytes(4).toString('hex')}`;
-describeTransportContract(describeWithNats, 'nats', contractPatterns(`test.${unique}`), () => ({
-  serverOptions: () => natsServerOptions(natsUrl(), unique),
-  createClient: () => createBusClient('nats', natsUrl()),
+describeTransportContract(describeWithNats, 'nats (with a subject prefix)', contractPatterns('test'), () => ({
+  serverOptions: () => natsServerStrategy(natsUrl(), unique, `${unique}.`),
+  createClient: () => createBusClient('nats', natsUrl(), `${unique}.`),
 }));
+
+@Controller()
+class PingController {
+  @MessagePattern('svc.ping')
+  ping() {
+    return 'pong';
+  }
+}
+
+@Module({ controllers: [PingController] })
+class PingModule {}
+
+describeWithNats('NATS subject prefixes', () => {
+  it('keep two installations on one NATS server from answering each other', async () => {
+    const prefix = `${unique}_a.`;
+    const app = await NestFactory.createMicroservice(PingModule, { ...natsServerStrategy(natsUrl(), 'ping', prefix), logger: false });
+    await app.listen();
+    const same = createBusClient('nats', natsUrl(), prefix);
+    const other = createBusClient('nats', natsUrl(), `${unique}_b.`);
+    try {
+      await expect(firstValueFrom(same.send('svc.ping', {}))).resolves.toBe('pong');
+      await expect(firstValueFrom(other.send('svc.ping', {}))).rejects.toBeDefined();
+    } finally {
+      await same.close();
+      await other.close();
+      await app.close();
+    }
+  });
+});
 
 describe('InProcessServer', () => {
   it('answers a response JSON cannot encode with an error instead of leaving the caller waiting', async () => {

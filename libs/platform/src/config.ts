@@ -8,6 +8,8 @@ export interface PlatformConfig {
   readonly profile: Profile;
   readonly port: number;
   readonly host: string;
+  /** Prometheus port of apps without an HTTP API (METRICS_PORT); null: not exposed. */
+  readonly metricsPort: number | null;
   /** PostgreSQL for read models (and the event store unless eventStoreUrl is set). */
   readonly databaseUrl: string | null;
   readonly natsUrl: string;
@@ -17,9 +19,20 @@ export interface PlatformConfig {
   readonly home: string;
   /** SPEC §4 outbound safety: the local profile may call loopback so the demo works. */
   readonly allowLoopbackTargets: boolean;
+  /**
+   * SPEC §4 operator allowlist (SCHEDSTACK_OUTBOUND_ALLOWLIST, comma-separated CIDRs, addresses or
+   * host names, `*.example.com` for subdomains); the dispatcher validates the entries at start.
+   */
+  readonly outboundAllowlist: readonly string[];
+  /** Dispatcher timing: leases (SCHEDSTACK_DISPATCH_LEASE_MS), look-ahead and claim polling. */
+  readonly dispatch: { readonly leaseMs: number; readonly lookAheadMs: number; readonly pollIntervalMs: number };
+  /** 32 bytes, base64 (SCHEDSTACK_SECRETS_KEY): seals signing secrets at rest; null leaves them unsealed. */
+  readonly secretsKey: string | null;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** JetStream stream and subject prefix of the events (SPEC §1: `events.<project>.<env>.<type>`). */
   readonly eventsStream: string;
+  /** Prefix of every request/reply subject (SCHEDSTACK_BUS_PREFIX), to share a NATS server. */
+  readonly busPrefix: string;
   readonly eventsSubjectPrefix: string;
   readonly version: string;
 }
@@ -49,17 +62,35 @@ export function loadConfig(profile: Profile, env: NodeJS.ProcessEnv = process.en
   return {
     profile,
     port: intFrom(env, 'PORT', 3000, 0, 65535),
+    metricsPort: env.METRICS_PORT ? intFrom(env, 'METRICS_PORT', 9464, 0, 65535) : null,
     host: env.HOST || '0.0.0.0',
     databaseUrl,
     natsUrl: env.NATS_URL || 'nats://127.0.0.1:4222',
     eventStoreUrl: env.EVENTSTORE_URL || null,
     home: path.resolve(env.SCHEDSTACK_HOME || '.schedstack'),
     allowLoopbackTargets: allowLoopback === 'true' || allowLoopback === '1',
+    outboundAllowlist: (env.SCHEDSTACK_OUTBOUND_ALLOWLIST ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    dispatch: {
+      leaseMs: intFrom(env, 'SCHEDSTACK_DISPATCH_LEASE_MS', 30_000, 500, 3_600_000),
+      lookAheadMs: intFrom(env, 'SCHEDSTACK_DISPATCH_LOOKAHEAD_MS', 1_000, 0, 600_000),
+      pollIntervalMs: intFrom(env, 'SCHEDSTACK_DISPATCH_POLL_MS', 100, 10, 60_000),
+    },
+    secretsKey: secretsKeyFrom(env),
     logLevel: level,
     eventsStream: env.SCHEDSTACK_EVENTS_STREAM || 'SCHEDSTACK_EVENTS',
+    busPrefix: env.SCHEDSTACK_BUS_PREFIX ?? '',
     eventsSubjectPrefix: env.SCHEDSTACK_EVENTS_PREFIX || 'events',
     version: packageVersion(),
   };
+}
+
+function secretsKeyFrom(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.SCHEDSTACK_SECRETS_KEY;
+  if (!raw) return null;
+  if (Buffer.from(raw, 'base64').length !== 32) {
+    throw new ConfigError('SCHEDSTACK_SECRETS_KEY must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)');
+  }
+  return raw;
 }
 
 function packageVersion(): string {

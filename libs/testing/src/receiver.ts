@@ -10,18 +10,27 @@ export interface ReceivedRequest {
   readonly receivedAt: number;
 }
 
+/** What the receiver answers; `delayMs` holds the response back (to provoke client timeouts). */
+export interface Reply {
+  readonly status: number;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+  readonly delayMs?: number;
+}
+
 export interface Receiver {
   readonly url: string;
   readonly requests: ReceivedRequest[];
   /** Sets the reply for the next requests (default 200 "ok"). */
-  respondWith(reply: (req: ReceivedRequest, index: number) => { status: number; body?: string; headers?: Record<string, string> }): void;
+  respondWith(reply: (req: ReceivedRequest, index: number) => Reply): void;
   /** Resolves once `count` requests have arrived, or rejects after `timeoutMs`. */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedRequest[]>;
   close(): Promise<void>;
 }
 
-/** A real HTTP server on 127.0.0.1 that records what arrives: the edge of the world in tests. */
-export async function startReceiver(): Promise<Receiver> {
+/** A real HTTP server on 127.0.0.1 (or `host`) that records what arrives: the edge of the world in tests. */
+export async function startReceiver(options: { host?: string } = {}): Promise<Receiver> {
+  const host = options.host ?? '127.0.0.1';
   const requests: ReceivedRequest[] = [];
   let reply: Parameters<Receiver['respondWith']>[0] = () => ({ status: 200, body: 'ok' });
   const waiters: { count: number; resolve: () => void }[] = [];
@@ -39,15 +48,19 @@ export async function startReceiver(): Promise<Receiver> {
       };
       requests.push(record);
       const answer = reply(record, requests.length - 1);
-      res.writeHead(answer.status, answer.headers ?? { 'content-type': 'text/plain' });
-      res.end(answer.body ?? '');
+      const respond = () => {
+        res.writeHead(answer.status, answer.headers ?? { 'content-type': 'text/plain' });
+        res.end(answer.body ?? '');
+      };
+      if (answer.delayMs) setTimeout(respond, answer.delayMs);
+      else respond();
       for (const w of waiters.filter((w) => requests.length >= w.count)) w.resolve();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
     respondWith(fn) {
       reply = fn;

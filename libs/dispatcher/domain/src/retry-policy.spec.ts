@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DEFAULT_RETRY_POLICY, nextAttempt, parseRetryAfter } from './retry-policy';
+import { DEFAULT_RETRY_POLICY, nextAttempt, parseRetryAfter, RETRY_AFTER_CEILING_MS, retryPolicyOf } from './retry-policy';
 
 const now = new Date('2026-01-01T00:00:00Z');
 
@@ -48,5 +48,29 @@ describe('retry policy', () => {
     expect(parseRetryAfter('120', now)).toBe(120_000);
     expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now)).toBe(30_000);
     expect(parseRetryAfter('soon', now)).toBeNull();
+  });
+});
+
+describe('retry policy from process settings', () => {
+  it('overrides each default one by one', () => {
+    expect(retryPolicyOf(undefined)).toEqual(DEFAULT_RETRY_POLICY);
+    expect(retryPolicyOf({ max_attempts: 3, timeout_ms: 500 })).toEqual({ ...DEFAULT_RETRY_POLICY, maxAttempts: 3, timeoutMs: 500 });
+    expect(retryPolicyOf({ backoff: { initial_ms: 10, max_ms: 100 } })).toMatchObject({ initialBackoffMs: 10, maxBackoffMs: 100 });
+  });
+
+  it('honours Retry-After beyond the process backoff cap, up to the ceiling', () => {
+    const quick = retryPolicyOf({ backoff: { initial_ms: 10, max_ms: 100 } });
+    const later = nextAttempt(quick, 1, { kind: 'response', status: 503, retryAfterMs: 2_000 }, now, () => 0.5);
+    expect(later).toEqual({ kind: 'retry', retryAt: new Date(now.getTime() + 2_000) });
+    const parked = nextAttempt(quick, 1, { kind: 'response', status: 503, retryAfterMs: 7 * 86_400_000 }, now, () => 0.5);
+    expect(parked).toEqual({ kind: 'retry', retryAt: new Date(now.getTime() + RETRY_AFTER_CEILING_MS) });
+  });
+
+  it('dead-letters a refused (blocked) endpoint at once', () => {
+    expect(nextAttempt(DEFAULT_RETRY_POLICY, 1, { kind: 'refused' }, now, () => 0)).toEqual({ kind: 'dead_letter', reason: 'permanent_failure' });
+  });
+
+  it('dead-letters an unfollowed redirect as permanent', () => {
+    expect(nextAttempt(DEFAULT_RETRY_POLICY, 1, { kind: 'response', status: 302 }, now, () => 0).kind).toBe('dead_letter');
   });
 });

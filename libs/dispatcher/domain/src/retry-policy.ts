@@ -1,3 +1,5 @@
+import type { DeliveryPolicy } from '@schedstack/contracts';
+
 /** SPEC §4 retries: the one pure function that says what happens after an attempt. */
 
 export interface RetryPolicy {
@@ -14,10 +16,26 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   timeoutMs: 30_000,
 };
 
-/** What an attempt produced, as far as the policy cares. */
+/** The longest `Retry-After` honoured when the process's own cap is shorter. */
+export const RETRY_AFTER_CEILING_MS = 3_600_000;
+
+/** A process's settings override the defaults one by one (SPEC §4 "a process overrides each"). */
+export function retryPolicyOf(policy: DeliveryPolicy | null | undefined): RetryPolicy {
+  return {
+    maxAttempts: policy?.max_attempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+    initialBackoffMs: policy?.backoff?.initial_ms ?? DEFAULT_RETRY_POLICY.initialBackoffMs,
+    maxBackoffMs: policy?.backoff?.max_ms ?? DEFAULT_RETRY_POLICY.maxBackoffMs,
+    timeoutMs: policy?.timeout_ms ?? DEFAULT_RETRY_POLICY.timeoutMs,
+  };
+}
+
+/**
+ * What an attempt produced, as far as the policy cares. `refused`: the request was never sent
+ * because the outbound guard blocked the endpoint, which no retry can change.
+ */
 export type AttemptResult =
   | { readonly kind: 'response'; readonly status: number; readonly retryAfterMs?: number | null }
-  | { readonly kind: 'network_error' | 'timeout' };
+  | { readonly kind: 'network_error' | 'timeout' | 'refused' };
 
 export type NextStep =
   | { readonly kind: 'succeeded' }
@@ -25,6 +43,7 @@ export type NextStep =
   | { readonly kind: 'dead_letter'; readonly reason: 'permanent_failure' | 'attempts_exhausted' };
 
 export function isRetryable(result: AttemptResult): boolean {
+  if (result.kind === 'refused') return false;
   if (result.kind !== 'response') return true;
   return result.status === 408 || result.status === 429 || result.status >= 500;
 }
@@ -47,8 +66,9 @@ export function nextAttempt(
   const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (attempt - 1));
   let delay = Math.floor(random() * ceiling);
   if (result.kind === 'response' && result.retryAfterMs != null && result.retryAfterMs >= 0) {
-    // The receiver said when it can take the request again; never sooner, capped by the policy.
-    delay = Math.min(Math.max(delay, result.retryAfterMs), policy.maxBackoffMs);
+    // The receiver said when it can take the request again: never sooner, even past the process's
+    // backoff cap, but not beyond a ceiling, so a server cannot park a delivery for days.
+    delay = Math.max(delay, Math.min(result.retryAfterMs, Math.max(policy.maxBackoffMs, RETRY_AFTER_CEILING_MS)));
   }
   return { kind: 'retry', retryAt: new Date(now.getTime() + delay) };
 }

@@ -1,42 +1,37 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { AttemptRecord, EventDataMap, FireKind, Scope } from '@schedstack/contracts';
 import {
-  type AttemptRecord,
-  type EventDataMap,
-  type FireKind,
-  type HttpRequestSpec,
-  type Scope,
-  streamName,
-} from '@schedstack/contracts';
-import { DEFAULT_RETRY_POLICY, nextAttempt, parseRetryAfter, type RetryPolicy } from '@schedstack/dispatcher-domain';
+  admit,
+  type AttemptResult,
+  type BreakerSettings,
+  type BreakerState,
+  closedBreaker,
+  isRetryable,
+  nextAttempt,
+  parseRetryAfter,
+  recordOutcome,
+  type RetryPolicy,
+  retryPolicyOf,
+} from '@schedstack/dispatcher-domain';
 import type { EventStore } from '@schedstack/event-store';
 import type { Clock } from '@schedstack/platform';
 import type { Pool } from 'pg';
+import { AttemptRecorder } from './attempt-recorder';
+import { recordDispatch } from './dispatch-lag.metric';
+import { type ClaimedFire, DueFires, isMocked, originKey } from './due-fires';
 import type { HttpSender, OutboundResult } from './http-sender';
-
-interface ClaimedFire {
-  readonly id: string;
-  readonly delivery_id: string;
-  readonly attempt: number;
-  readonly project_id: string;
-  readonly environment: Scope['environment'];
-  readonly schedule_id: string;
-  readonly fire_at: Date;
-  readonly fire_kind: FireKind;
-  readonly request: HttpRequestSpec;
-  /** > 1 when an earlier holder's lease expired before it finished: SPEC §4 `reclaim`. */
-  readonly claims: number;
-}
+import { type SealedSecrets, SigningSecrets } from './signing-secrets';
 
 export interface DispatchEngineOptions {
   /** How far ahead fires are claimed and armed on in-memory timers. */
   readonly lookAheadMs: number;
   readonly pollIntervalMs: number;
+  /** How long after its due time a claimed fire stays leased (renewed while its request runs). */
   readonly leaseMs: number;
   readonly batchSize: number;
   readonly userAgent: string;
-  readonly retryPolicy: RetryPolicy;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: Omit<DispatchEngineOptions, 'userAgent'> = {
@@ -44,30 +39,56 @@ export const DEFAULT_ENGINE_OPTIONS: Omit<DispatchEngineOptions, 'userAgent'> = 
   pollIntervalMs: 100,
   leaseMs: 30_000,
   batchSize: 500,
-  retryPolicy: DEFAULT_RETRY_POLICY,
 };
 
+/** SPEC §5 vendor mocking: the fixed answer recorded instead of sending (documented in docs/dispatcher.md). */
+export const MOCKED_RESPONSE = { status: 200, body: '{"mocked":true}' } as const;
+
+/** Connection-level headers: they describe one hop, so the client sets them, not the stored request. */
+const HOP_BY_HOP = new Set(['host', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'te', 'trailer', 'proxy-connection']);
+
+/** A claimed fire made ready to go: headers and signatures are computed when it is armed, not when it fires. */
+interface ArmedFire {
+  readonly fire: ClaimedFire;
+  readonly fireKind: FireKind;
+  readonly headers: Record<string, string>;
+  readonly policy: RetryPolicy;
+  readonly timer: NodeJS.Timeout;
+}
+
 /**
- * SPEC §4 firing: claims due fires with a lease (FOR UPDATE SKIP LOCKED, so any number of replicas
- * share the work), arms a timer for each, sends at the due instant, then records the attempt as an
- * event. Nothing but the timer sits between "due" and the socket.
+ * SPEC §4 firing. Claims due fires a look-ahead window early with a lease (FOR UPDATE SKIP LOCKED,
+ * so any number of replicas share the work), prepares each request and arms a timer for it. When a
+ * timer fires, only an in-memory breaker check stands between it and the socket; the attempt, the
+ * retry it may schedule and the due-fire bookkeeping are written afterwards, in batches. Each poll
+ * also drops armed fires that were withdrawn (pause/cancel) or whose lease another replica took.
  */
 export class DispatchEngine {
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly logger = new Logger('dispatcher');
-  private readonly armed = new Map<string, NodeJS.Timeout>();
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly dueFires: DueFires;
+  private readonly recorder: AttemptRecorder;
+  private readonly armed = new Map<string, ArmedFire>();
+  /** Fires sent or being sent and not yet marked done: their leases are renewed until they are. */
+  private readonly inFlight = new Map<string, { renewedAt: number }>();
+  private readonly inFlightWork = new Set<Promise<void>>();
+  /** Per origin, per replica: each dispatcher judges an origin by the failures it sees itself. */
+  private readonly breakers = new Map<string, BreakerState>();
   private poller: NodeJS.Timeout | null = null;
-  private polling = false;
+  private polling: Promise<void> | null = null;
   private stopped = true;
 
   constructor(
-    private readonly pool: Pool,
-    private readonly store: EventStore,
+    pool: Pool,
+    store: EventStore,
     private readonly sender: HttpSender,
     private readonly clock: Clock,
+    private readonly secrets: SigningSecrets,
     private readonly options: DispatchEngineOptions,
-  ) {}
+  ) {
+    this.dueFires = new DueFires(pool, this.workerId, options.leaseMs);
+    this.recorder = new AttemptRecorder(store, this.dueFires, this.logger);
+  }
 
   start(): void {
     this.stopped = false;
@@ -75,114 +96,230 @@ export class DispatchEngine {
     void this.poll();
   }
 
-  /** Stops claiming, lets in-flight sends finish, and hands armed fires back for others to take. */
+  /** Stops claiming, lets in-flight sends finish and be recorded, and hands armed fires back. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
+    await this.polling;
     const released = [...this.armed.keys()];
-    for (const timer of this.armed.values()) clearTimeout(timer);
+    for (const armed of this.armed.values()) clearTimeout(armed.timer);
     this.armed.clear();
-    await Promise.allSettled([...this.inFlight]);
-    if (released.length > 0) {
-      await this.pool
-        .query(`UPDATE dsp_due_fires SET lease_owner = NULL, lease_until = NULL, claims = claims - 1 WHERE id = ANY($1) AND lease_owner = $2`, [
-          released,
-          this.workerId,
-        ])
-        .catch(() => undefined);
-    }
+    await Promise.allSettled([...this.inFlightWork]);
+    await this.recorder.drain();
+    await this.dueFires.release(released).catch(() => undefined);
   }
 
-  /** Claims fires due within the look-ahead window and arms a timer for each. */
-  async poll(): Promise<void> {
-    if (this.polling || this.stopped) return;
-    this.polling = true;
+  /** Drops armed fires a pause or cancel withdrew (called by this process's projection). */
+  withdraw(fireIds: readonly string[]): void {
+    for (const id of fireIds) this.disarm(id);
+  }
+
+  /** One cycle: check the leases of what is armed and in flight, then claim, reserve rate-limit slots and arm. */
+  poll(): Promise<void> {
+    if (this.polling || this.stopped) return this.polling ?? Promise.resolve();
+    this.polling = this.cycle()
+      .catch((error) => this.logger.warn(`claiming due fires failed, will retry: ${(error as Error).message}`))
+      .finally(() => {
+        this.polling = null;
+      });
+    return this.polling;
+  }
+
+  private async cycle(): Promise<void> {
+    // Leases first: renewing what is in flight matters more than claiming more.
+    await this.checkLeases();
+    const claimed = await this.dueFires.claim(this.options.lookAheadMs, this.options.batchSize);
+    if (claimed.length === 0) return;
+    const secrets = await this.secretsFor(claimed);
+    const fires = claimed.filter((f) => secrets.has(f.id));
+    const nowMs = this.clock.now().getTime();
+    let deferred = new Map<string, Date>();
     try {
-      const { rows } = await this.pool.query<ClaimedFire>(
-        `UPDATE dsp_due_fires f
-            SET lease_owner = $1, lease_until = now() + make_interval(secs => $2::float8 / 1000), claims = f.claims + 1
-          WHERE f.id IN (
-            SELECT id FROM dsp_due_fires
-             WHERE state = 'pending' AND fire_at <= now() + make_interval(secs => $3::float8 / 1000)
-               AND (lease_until IS NULL OR lease_until < now())
-             ORDER BY fire_at
-             LIMIT $4
-             FOR UPDATE SKIP LOCKED)
-          RETURNING f.id, f.delivery_id, f.attempt, f.project_id, f.environment, f.schedule_id, f.fire_at, f.fire_kind, f.request, f.claims`,
-        [this.workerId, this.options.leaseMs, this.options.lookAheadMs, this.options.batchSize],
-      );
-      for (const fire of rows) this.arm(fire);
+      deferred = await this.dueFires.reserveRateSlots(fires, this.options.lookAheadMs, nowMs);
     } catch (error) {
-      this.logger.warn(`claiming due fires failed, will retry: ${(error as Error).message}`);
-    } finally {
-      this.polling = false;
+      // Nothing was reserved: give the limited fires back so the next cycle tries again.
+      const limited = fires.filter((f) => f.policy?.rate_limit).map((f) => f.id);
+      await this.dueFires.release(limited).catch(() => undefined);
+      for (const id of limited) secrets.delete(id);
+      this.logger.warn(`reserving rate-limit slots failed, will retry: ${(error as Error).message}`);
+    }
+    const unarmed: string[] = [];
+    for (const fire of fires) {
+      const sealed = secrets.get(fire.id);
+      const sendAt = deferred.get(fire.id);
+      // A slot beyond the window was handed back to the table; it is claimed again nearer the time.
+      if (!sealed || (sendAt && sendAt.getTime() > nowMs + this.options.lookAheadMs)) continue;
+      try {
+        this.arm(sendAt ? { ...fire, fire_at: sendAt, deferred_kind: 'rate_limited' } : fire, sealed);
+      } catch (error) {
+        // e.g. a secret sealed with another SCHEDSTACK_SECRETS_KEY: never sent unsigned.
+        this.logger.error(`cannot prepare ${fire.delivery_id}: ${(error as Error).message}`);
+        unarmed.push(fire.id);
+      }
+    }
+    await this.dueFires.release(unarmed).catch(() => undefined);
+  }
+
+  /** The sealed secrets of each fire's environment; an environment without one gets its first now. */
+  private async secretsFor(fires: readonly ClaimedFire[]): Promise<Map<string, SealedSecrets>> {
+    const byScope = new Map<string, SealedSecrets | null>();
+    for (const fire of fires) {
+      if (fire.signing_secret) {
+        byScope.set(`${fire.project_id}|${fire.environment}`, {
+          current: fire.signing_secret,
+          previous: fire.previous_secret,
+          previousExpiresAt: fire.previous_expires_at,
+        });
+      }
+    }
+    const missing = fires.filter((f) => !byScope.has(`${f.project_id}|${f.environment}`));
+    for (const fire of missing) {
+      const key = `${fire.project_id}|${fire.environment}`;
+      if (byScope.has(key)) continue;
+      const state = await this.secrets.ensure({ projectId: fire.project_id, environment: fire.environment }).catch((error) => {
+        this.logger.warn(`no signing secret for ${key} yet, its fires wait: ${(error as Error).message}`);
+        return null;
+      });
+      byScope.set(key, state ? SigningSecrets.sealedOf(state) : null);
+    }
+    const result = new Map<string, SealedSecrets>();
+    const unsigned: string[] = [];
+    for (const fire of fires) {
+      const sealed = byScope.get(`${fire.project_id}|${fire.environment}`);
+      if (sealed) result.set(fire.id, sealed);
+      else unsigned.push(fire.id);
+    }
+    // Never sent unsigned: handed back to be claimed again once the secret can be read.
+    await this.dueFires.release(unsigned).catch(() => undefined);
+    return result;
+  }
+
+  private async checkLeases(): Promise<void> {
+    const armedIds = [...this.armed.keys()];
+    if (armedIds.length > 0) {
+      const held = await this.dueFires.stillHeld(armedIds);
+      for (const id of armedIds) if (!held.has(id)) this.disarm(id);
+    }
+    const now = Date.now();
+    const renew = [...this.inFlight].filter(([, f]) => now - f.renewedAt >= this.options.leaseMs / 3).map(([id]) => id);
+    if (renew.length > 0) {
+      await this.dueFires.renew(renew);
+      for (const id of renew) {
+        const entry = this.inFlight.get(id);
+        if (entry) entry.renewedAt = now;
+      }
     }
   }
 
-  private arm(fire: ClaimedFire): void {
-    if (this.armed.has(fire.id)) return;
-    const wait = Math.max(0, new Date(fire.fire_at).getTime() - this.clock.now().getTime());
-    const timer = setTimeout(() => {
-      this.armed.delete(fire.id);
-      const work = this.fire(fire).catch((error) => this.logger.error(`fire ${fire.delivery_id} failed: ${(error as Error).stack}`));
-      this.inFlight.add(work);
-      void work.finally(() => this.inFlight.delete(work));
-    }, wait);
-    this.armed.set(fire.id, timer);
+  private arm(fire: ClaimedFire, secrets: SealedSecrets): void {
+    if (this.armed.has(fire.id) || this.inFlight.has(fire.id)) return;
+    const now = this.clock.now();
+    const fireKind: FireKind = fire.claims > 1 ? 'reclaim' : fire.deferred_kind ?? fire.fire_kind;
+    const sendAt = Math.max(now.getTime(), new Date(fire.fire_at).getTime());
+    const headers = this.headersFor(fire, secrets, sendAt);
+    const timer = setTimeout(() => this.onTimer(fire.id), sendAt - now.getTime());
+    this.armed.set(fire.id, { fire, fireKind, headers, policy: retryPolicyOf(fire.policy), timer });
   }
 
-  private async fire(fire: ClaimedFire): Promise<void> {
-    const scope: Scope = { projectId: fire.project_id, environment: fire.environment };
-    const fireKind: FireKind = fire.claims > 1 ? 'reclaim' : fire.fire_kind;
-    const headers: Record<string, string> = {
-      ...fire.request.headers,
+  private disarm(id: string): void {
+    const armed = this.armed.get(id);
+    if (!armed) return;
+    clearTimeout(armed.timer);
+    this.armed.delete(id);
+  }
+
+  /** SPEC §4: exactly the stored method, headers and body, plus the Sched-* headers and signatures. */
+  private headersFor(fire: ClaimedFire, secrets: SealedSecrets, sendAtMs: number): Record<string, string> {
+    const headers: Record<string, string> = {};
+    const put = (source: Readonly<Record<string, string>> | undefined) => {
+      for (const [name, value] of Object.entries(source ?? {})) if (!HOP_BY_HOP.has(name.toLowerCase())) headers[name.toLowerCase()] = value;
+    };
+    put(fire.policy?.headers);
+    put(fire.request.headers);
+    const signatures = this.secrets.signer(secrets, new Date(sendAtMs)).sign(fire.delivery_id, sendAtMs / 1000, fire.request.body ?? '');
+    return {
+      ...headers,
       'sched-delivery-id': fire.delivery_id,
       'sched-schedule-id': fire.schedule_id,
       'sched-attempt': String(fire.attempt),
       'sched-mode': fire.environment,
       'user-agent': this.options.userAgent,
+      ...signatures,
     };
+  }
+
+  private onTimer(id: string): void {
+    const armed = this.armed.get(id);
+    if (!armed) return;
+    this.armed.delete(id);
+    this.inFlight.set(id, { renewedAt: Date.now() });
+    const settled = () => this.inFlight.delete(id);
+    const work = this.send(armed, settled)
+      .catch((error) => {
+        settled();
+        this.logger.error(`fire ${armed.fire.delivery_id} failed: ${(error as Error).stack}`);
+      })
+      .finally(() => this.inFlightWork.delete(work));
+    this.inFlightWork.add(work);
+  }
+
+  /** Sends one armed fire; `settled` runs once nothing more will be written for it. */
+  private async send(armed: ArmedFire, settled: () => void): Promise<void> {
+    const { fire } = armed;
+    if (isMocked(fire)) {
+      const at = this.clock.now();
+      return this.record(armed, at, at, 0, { kind: 'response', status: MOCKED_RESPONSE.status, headers: {}, body: MOCKED_RESPONSE.body }, true, settled);
+    }
+    const breaker = this.breakerFor(fire);
+    if (breaker) {
+      const decision = admit(this.breakers.get(breaker.key) ?? closedBreaker(), breaker.settings, this.clock.now().getTime());
+      this.breakers.set(breaker.key, decision.state);
+      if (decision.kind === 'defer') {
+        this.recorder.defer({ id: fire.id, at: new Date(decision.untilMs), kind: 'breaker_deferred' });
+        settled();
+        return;
+      }
+    }
     const firedAt = this.clock.now();
     const started = performance.now();
     const result = await this.sender.send({
       url: fire.request.endpoint,
       method: fire.request.method,
-      headers,
+      headers: armed.headers,
       body: fire.request.body,
-      timeoutMs: this.options.retryPolicy.timeoutMs,
+      timeoutMs: armed.policy.timeoutMs,
     });
     const durationMs = Math.round(performance.now() - started);
-    await this.record(scope, fire, fireKind, firedAt, durationMs, result);
+    const endedAt = this.clock.now();
+    if (breaker) {
+      const failed = result.kind !== 'response' || (isRetryable(toAttemptResult(result, endedAt)) && (result.status < 200 || result.status >= 300));
+      const next = recordOutcome(this.breakers.get(breaker.key) ?? closedBreaker(), breaker.settings, failed, endedAt.getTime());
+      if (next.status === 'closed' && next.failures === 0) this.breakers.delete(breaker.key);
+      else this.breakers.set(breaker.key, next);
+    }
+    this.record(armed, firedAt, endedAt, durationMs, result, false, settled);
   }
 
-  private async record(
-    scope: Scope,
-    fire: ClaimedFire,
-    fireKind: FireKind,
-    firedAt: Date,
-    durationMs: number,
-    result: OutboundResult,
-  ): Promise<void> {
-    const now = this.clock.now();
-    const step = nextAttempt(
-      this.options.retryPolicy,
-      fire.attempt,
-      result.kind === 'response'
-        ? { kind: 'response', status: result.status, retryAfterMs: parseRetryAfter(headerValue(result.headers['retry-after']), now) }
-        : { kind: result.kind },
-      now,
-      Math.random,
-    );
+  private breakerFor(fire: ClaimedFire): { key: string; settings: BreakerSettings } | null {
+    const breaker = fire.policy?.breaker;
+    if (!breaker) return null;
+    return { key: originKey(fire), settings: { failureThreshold: breaker.failure_threshold, coolDownMs: breaker.cool_down_ms } };
+  }
+
+  private record(armed: ArmedFire, firedAt: Date, endedAt: Date, durationMs: number, result: OutboundResult, mocked: boolean, settled: () => void): void {
+    const { fire, fireKind } = armed;
+    const scope: Scope = { projectId: fire.project_id, environment: fire.environment };
+    const step = nextAttempt(armed.policy, fire.round_attempt, toAttemptResult(result, endedAt), endedAt, Math.random);
     const attempt: AttemptRecord = {
       n: fire.attempt,
       fire_kind: fireKind,
-      scheduled_for: new Date(fire.fire_at).toISOString(),
+      scheduled_for: new Date(fire.scheduled_for).toISOString(),
       fired_at: firedAt.toISOString(),
       status_code: result.kind === 'response' ? result.status : null,
       duration_ms: durationMs,
       response_body: result.kind === 'response' ? result.body : null,
-      error: result.kind === 'response' ? null : result.error,
-      mocked: false,
+      error: errorOf(result),
+      mocked,
     };
     const data: EventDataMap['delivery.attempted'] = {
       delivery_id: fire.delivery_id,
@@ -191,15 +328,33 @@ export class DispatchEngine {
       state: step.kind === 'succeeded' ? 'succeeded' : step.kind === 'retry' ? 'retrying' : 'dead_lettered',
       next_attempt_at: step.kind === 'retry' ? step.retryAt.toISOString() : null,
     };
-    await this.store.appendToStream(
-      streamName(scope, 'delivery', fire.delivery_id),
-      [{ id: randomUUID(), type: 'delivery.attempted', data }],
-      'any',
-    );
-    await this.pool.query(`UPDATE dsp_due_fires SET state = 'done' WHERE id = $1`, [fire.id]);
+    this.recorder.record(scope, fire.id, data, settled);
+    recordDispatch({
+      environment: fire.environment,
+      fireKind,
+      scheduledFor: new Date(fire.scheduled_for),
+      firedAt,
+      endedAt,
+      deliveryId: fire.delivery_id,
+      attempt: fire.attempt,
+      statusCode: attempt.status_code,
+      error: attempt.error,
+    });
   }
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+function toAttemptResult(result: OutboundResult, now: Date): AttemptResult {
+  if (result.kind !== 'response') return { kind: result.kind };
+  const retryAfter = result.headers['retry-after'];
+  return { kind: 'response', status: result.status, retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now) };
+}
+
+/** What the attempt shows as `error`: transport failures, refusals, and redirects (never followed). */
+function errorOf(result: OutboundResult): string | null {
+  if (result.kind !== 'response') return result.error;
+  if (result.status >= 300 && result.status < 400) {
+    const location = result.headers.location;
+    return `redirect not followed: ${result.status}${location ? ` to ${Array.isArray(location) ? location[0] : location}` : ''}`;
+  }
+  return null;
 }

@@ -1,37 +1,58 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ApiError, type DeliveryView, type GetByIdQuery, type ListQuery } from '@schedstack/contracts';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { ApiError, type DeliveryView, type GetByIdQuery, type ListQuery, type Scoped, type SigningSecretView, streamName } from '@schedstack/contracts';
+import { deliveryDecider } from '@schedstack/dispatcher-domain';
 import { EVENT_STORE, type EventStore } from '@schedstack/event-store';
 import { EVENT_FEED, type EventFeed } from '@schedstack/messaging';
-import { CLOCK, type Clock, orderKeys, PG_POOL, PLATFORM_CONFIG, type PlatformConfig, ReadModels, ScopedReadModel } from '@schedstack/platform';
+import {
+  CLOCK,
+  type Clock,
+  handleCommand,
+  orderKeys,
+  PG_POOL,
+  PLATFORM_CONFIG,
+  type PlatformConfig,
+  ReadModels,
+  ScopedReadModel,
+} from '@schedstack/platform';
 import type { Pool } from 'pg';
 import { DEFAULT_ENGINE_OPTIONS, DispatchEngine } from './dispatch-engine';
-import { DISPATCHER_MIGRATIONS, dispatcherProjection } from './dispatcher.projection';
+import { createDispatcherProjection, DISPATCHER_MIGRATIONS, signingSecretsProjection } from './dispatcher.projection';
 import { HTTP_SENDER, type HttpSender } from './http-sender';
+import { SigningSecrets } from './signing-secrets';
 
-/** The dispatcher service: plans fires from events, sends them, and answers delivery queries. */
+const DUE_FIRES_PROJECTION = 'dispatcher.due-fires';
+
+/** The dispatcher service: plans fires from events, sends them, and answers delivery and signing-secret requests. */
 @Injectable()
 export class DispatcherApplication implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly readModels: ReadModels;
   private readonly deliveries: ScopedReadModel<DeliveryView>;
+  private readonly signingSecrets: SigningSecrets;
   readonly engine: DispatchEngine;
 
   constructor(
-    @Inject(EVENT_STORE) store: EventStore,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(EVENT_FEED) feed: EventFeed,
     @Inject(PG_POOL) pool: Pool,
-    @Inject(CLOCK) clock: Clock,
-    @Inject(HTTP_SENDER) sender: HttpSender,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(HTTP_SENDER) private readonly sender: HttpSender,
     @Inject(PLATFORM_CONFIG) config: PlatformConfig,
   ) {
-    this.readModels = new ReadModels(pool, feed, 'dispatcher', DISPATCHER_MIGRATIONS, [dispatcherProjection]);
+    const dueFires = createDispatcherProjection({ onWithdrawn: (ids) => this.engine.withdraw(ids) });
+    this.readModels = new ReadModels(pool, feed, 'dispatcher', DISPATCHER_MIGRATIONS, [dueFires, signingSecretsProjection]);
     this.deliveries = new ScopedReadModel<DeliveryView>(pool, 'dsp_deliveries', { schedule: 'schedule_id', state: 'state' }, (view) => ({
-      ...orderKeys(view, ['id', 'object', 'mode', 'schedule', 'state', 'fire_kind', 'scheduled_for', 'attempts', 'created_at']),
+      ...orderKeys(view, ['id', 'object', 'mode', 'schedule', 'state', 'fire_kind', 'scheduled_for', 'next_attempt_at', 'attempts', 'created_at']),
       attempts: view.attempts.map((a) =>
         orderKeys(a, ['n', 'fire_kind', 'scheduled_for', 'fired_at', 'status_code', 'duration_ms', 'response_body', 'error', 'mocked']),
       ),
     }));
-    this.engine = new DispatchEngine(pool, store, sender, clock, {
+    this.signingSecrets = new SigningSecrets(store, clock, config.secretsKey);
+    if (!config.secretsKey && config.profile === 'distributed') {
+      new Logger('dispatcher').warn('SCHEDSTACK_SECRETS_KEY is not set: delivery signing secrets are stored unsealed in the event store');
+    }
+    this.engine = new DispatchEngine(pool, store, sender, clock, this.signingSecrets, {
       ...DEFAULT_ENGINE_OPTIONS,
+      ...config.dispatch,
       userAgent: `SchedStack/${config.version}`,
     });
   }
@@ -47,6 +68,7 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
   async onModuleDestroy(): Promise<void> {
     await this.engine.stop();
     await this.readModels.stop();
+    await this.sender.close();
   }
 
   async get({ scope, id }: GetByIdQuery): Promise<DeliveryView> {
@@ -57,5 +79,29 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
 
   list({ scope, limit, starting_after, filters }: ListQuery) {
     return this.deliveries.list(scope, { limit, starting_after, filters });
+  }
+
+  /** SPEC §4 `GET /v1/dead-letters`: the environment's dead-lettered deliveries, newest first. */
+  listDeadLetters({ scope, limit, starting_after }: ListQuery) {
+    return this.deliveries.list(scope, { limit, starting_after, filters: { state: 'dead_lettered' } });
+  }
+
+  /** SPEC §4 replay: the delivery goes out again as its next attempt (`fire_kind: replay`), through a due fire. */
+  async replay({ scope, id }: GetByIdQuery): Promise<DeliveryView> {
+    // The scoped read comes first, so another environment's id is the same 404 as an unknown one.
+    await this.get({ scope, id });
+    const outcome = await handleCommand(this.store, streamName(scope, 'delivery', id), deliveryDecider, { type: 'replay', data: { deliveryId: id } }, () =>
+      this.clock.now(),
+    );
+    if (outcome.appended) await this.readModels.runner(DUE_FIRES_PROJECTION).waitFor(outcome.appended.position);
+    return this.get({ scope, id });
+  }
+
+  getSigningSecret({ scope }: Scoped): Promise<SigningSecretView> {
+    return this.signingSecrets.view(scope);
+  }
+
+  rotateSigningSecret({ scope }: Scoped): Promise<SigningSecretView> {
+    return this.signingSecrets.rotate(scope);
   }
 }

@@ -1,6 +1,6 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { type GetByIdQuery, type ListQuery, PATTERNS } from '@schedstack/contracts';
+import { type GetByIdQuery, type ListQuery, PATTERNS, type Scoped } from '@schedstack/contracts';
 import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
 import { DispatcherApplication } from './dispatcher.application';
 
@@ -20,6 +20,26 @@ export class DispatcherController {
   @MessagePattern(PATTERNS.dispatcher.getDelivery)
   get(@Payload() query: GetByIdQuery) {
     return this.dispatcher.get(query);
+  }
+
+  @MessagePattern(PATTERNS.dispatcher.replayDelivery)
+  replay(@Payload() command: GetByIdQuery) {
+    return this.dispatcher.replay(command);
+  }
+
+  @MessagePattern(PATTERNS.dispatcher.listDeadLetters)
+  listDeadLetters(@Payload() query: ListQuery) {
+    return this.dispatcher.listDeadLetters(query);
+  }
+
+  @MessagePattern(PATTERNS.dispatcher.getSigningSecret)
+  getSigningSecret(@Payload() query: Scoped) {
+    return this.dispatcher.getSigningSecret(query);
+  }
+
+  @MessagePattern(PATTERNS.dispatcher.rotateSigningSecret)
+  rotateSigningSecret(@Payload() command: Scoped) {
+    return this.dispatcher.rotateSigningSecret(command);
   }
 
   @MessagePattern(PATTERNS.dispatcher.health)

@@ -1,8 +1,4 @@
-import {
-  type DeliveryView,
-  type EventDataMap,
-  parseStreamName,
-} from '@schedstack/contracts';
+import { type DeliveryView, type EventDataMap, parseStreamName } from '@schedstack/contracts';
 import type { RecordedEvent } from '@schedstack/event-store';
 import type { Migration, ProjectionDefinition } from '@schedstack/platform';
 import type { PoolClient } from 'pg';
@@ -38,81 +34,168 @@ export const DISPATCHER_MIGRATIONS: readonly Migration[] = [
             PRIMARY KEY (project_id, environment, id));
           CREATE INDEX dsp_deliveries_list ON dsp_deliveries (project_id, environment, created_at DESC, id DESC);`,
   },
+  {
+    // scheduled_for: a deferral moves fire_at but the attempt still reports when it was due.
+    // round_attempt: the attempt number within the current round, which a replay restarts at 1.
+    id: '002_policies_deferrals_replays_signing',
+    sql: `ALTER TABLE dsp_due_fires
+            ADD COLUMN scheduled_for timestamptz,
+            ADD COLUMN round_attempt integer NOT NULL DEFAULT 1,
+            ADD COLUMN deferred_kind text,
+            ADD COLUMN policy jsonb;
+          UPDATE dsp_due_fires SET scheduled_for = fire_at;
+          ALTER TABLE dsp_due_fires ALTER COLUMN scheduled_for SET NOT NULL;
+          CREATE INDEX dsp_due_fires_by_schedule ON dsp_due_fires (project_id, environment, schedule_id) WHERE state = 'pending';
+          ALTER TABLE dsp_deliveries ADD COLUMN policy jsonb;
+          CREATE INDEX dsp_deliveries_by_state ON dsp_deliveries (project_id, environment, state, created_at DESC, id DESC);
+          CREATE TABLE dsp_signing_secrets (
+            project_id text NOT NULL,
+            environment text NOT NULL,
+            secret text NOT NULL,
+            previous_secret text,
+            previous_expires_at timestamptz,
+            created_at timestamptz NOT NULL,
+            PRIMARY KEY (project_id, environment));
+          CREATE TABLE dsp_rate_buckets (key text PRIMARY KEY, tat_ms double precision);`,
+  },
 ];
+
+export interface DispatcherProjectionHooks {
+  /**
+   * Due fires a pause or cancel just withdrew. The engine drops any it has armed at once; a fire
+   * armed by another replica is dropped by that replica's next lease check.
+   */
+  readonly onWithdrawn?: (fireIds: readonly string[]) => void;
+}
 
 /**
  * The dispatcher's own state, projected from events: the due fires it must send (fires planned by
- * the schedules service, retries from `delivery.attempted`) and the deliveries read model.
- * Pausing or canceling a schedule withdraws its pending fires.
+ * the schedules service, retries from `delivery.attempted`, replays) and the deliveries read model.
+ * Pausing or canceling a schedule withdraws its pending fires, claimed ones included.
  */
-export const dispatcherProjection: ProjectionDefinition = {
-  name: 'dispatcher.due-fires',
-  types: ['schedule.fire_planned', 'schedule.paused', 'schedule.canceled', 'delivery.attempted'],
+export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}): ProjectionDefinition {
+  return {
+    name: 'dispatcher.due-fires',
+    types: ['schedule.fire_planned', 'schedule.paused', 'schedule.canceled', 'delivery.attempted', 'delivery.replay_requested'],
+    async apply(client: PoolClient, event: RecordedEvent) {
+      const parsed = parseStreamName(event.streamName);
+      if (!parsed) return;
+      const { projectId, environment } = parsed.scope;
+      switch (event.type) {
+        case 'schedule.fire_planned': {
+          const data = event.data as EventDataMap['schedule.fire_planned'];
+          const view: DeliveryView = {
+            id: data.delivery_id,
+            object: 'delivery',
+            mode: environment,
+            schedule: data.schedule_id,
+            state: 'scheduled',
+            fire_kind: data.fire_kind,
+            scheduled_for: data.fire_at,
+            next_attempt_at: data.fire_at,
+            attempts: [],
+            created_at: event.createdAt.toISOString(),
+          };
+          await client.query(
+            `INSERT INTO dsp_deliveries (project_id, environment, id, schedule_id, state, request, policy, view, created_at)
+             VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+            [projectId, environment, data.delivery_id, data.schedule_id, data.request, data.policy ?? null, view, view.created_at],
+          );
+          await client.query(
+            `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy)
+             VALUES ($1, 1, $2, $3, $4, $5, $5, $6, $7, $8) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+            [data.delivery_id, projectId, environment, data.schedule_id, data.fire_at, data.fire_kind, data.request, data.policy ?? null],
+          );
+          return;
+        }
+        case 'schedule.paused':
+        case 'schedule.canceled': {
+          const data = event.data as EventDataMap['schedule.canceled'];
+          const { rows } = await client.query<{ id: string }>(
+            `UPDATE dsp_due_fires SET state = 'canceled'
+              WHERE project_id = $1 AND environment = $2 AND schedule_id = $3 AND state = 'pending' RETURNING id`,
+            [projectId, environment, data.schedule_id],
+          );
+          await client.query(
+            `UPDATE dsp_deliveries SET state = 'canceled', view = view || '{"state":"canceled","next_attempt_at":null}'
+              WHERE project_id = $1 AND environment = $2 AND schedule_id = $3 AND state IN ('scheduled', 'retrying')`,
+            [projectId, environment, data.schedule_id],
+          );
+          if (rows.length > 0) hooks.onWithdrawn?.(rows.map((r) => r.id));
+          return;
+        }
+        case 'delivery.attempted': {
+          const data = event.data as EventDataMap['delivery.attempted'];
+          // An attempt that was in flight when its schedule was paused does not bring retries back.
+          const { rows } = await client.query<{ state: string }>(
+            `UPDATE dsp_deliveries d
+                SET state = s.state,
+                    view = jsonb_set(d.view || jsonb_build_object('state', s.state, 'next_attempt_at', CASE WHEN s.state = 'retrying' THEN $6 END),
+                                     '{attempts}', (d.view->'attempts') || $5::jsonb)
+               FROM (SELECT CASE WHEN state = 'canceled' AND $4 = 'retrying' THEN 'canceled' ELSE $4 END AS state
+                       FROM dsp_deliveries WHERE project_id = $1 AND environment = $2 AND id = $3) s
+              WHERE d.project_id = $1 AND d.environment = $2 AND d.id = $3
+              RETURNING d.state`,
+            [projectId, environment, data.delivery_id, data.state, JSON.stringify([data.attempt]), data.next_attempt_at],
+          );
+          // The engine marks it done too (batched); this makes it certain even if that write was lost.
+          await client.query(`UPDATE dsp_due_fires SET state = 'done' WHERE delivery_id = $1 AND attempt = $2 AND state = 'pending'`, [
+            data.delivery_id,
+            data.attempt.n,
+          ]);
+          if (rows[0]?.state === 'retrying' && data.next_attempt_at) {
+            await client.query(
+              `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy)
+               SELECT delivery_id, $2::int + 1, round_attempt + 1, project_id, environment, schedule_id, $3, $3, 'retry', request, policy
+                 FROM dsp_due_fires WHERE delivery_id = $1 AND attempt = $2
+               ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+              [data.delivery_id, data.attempt.n, data.next_attempt_at],
+            );
+          }
+          return;
+        }
+        case 'delivery.replay_requested': {
+          const data = event.data as EventDataMap['delivery.replay_requested'];
+          const { rows } = await client.query<{ request: unknown; policy: unknown }>(
+            `UPDATE dsp_deliveries SET state = 'scheduled', view = view || jsonb_build_object('state', 'scheduled', 'next_attempt_at', $4::text)
+              WHERE project_id = $1 AND environment = $2 AND id = $3 RETURNING request, policy`,
+            [projectId, environment, data.delivery_id, data.replay_at],
+          );
+          if (!rows[0]) return;
+          await client.query(
+            `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy)
+             VALUES ($1, $2, 1, $3, $4, $5, $6, $6, 'replay', $7, $8) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+            [data.delivery_id, data.attempt, projectId, environment, data.schedule_id, data.replay_at, rows[0].request, rows[0].policy],
+          );
+          return;
+        }
+      }
+    },
+  };
+}
+
+/** The signing secrets the engine signs with, joined to each fire it claims (sealed, as stored). */
+export const signingSecretsProjection: ProjectionDefinition = {
+  name: 'dispatcher.signing-secrets',
+  types: ['signing_secret.created', 'signing_secret.rotated'],
   async apply(client: PoolClient, event: RecordedEvent) {
     const parsed = parseStreamName(event.streamName);
     if (!parsed) return;
     const { projectId, environment } = parsed.scope;
-    switch (event.type) {
-      case 'schedule.fire_planned': {
-        const data = event.data as EventDataMap['schedule.fire_planned'];
-        const deliveryId = data.delivery_id;
-        const view: DeliveryView = {
-          id: deliveryId,
-          object: 'delivery',
-          mode: environment,
-          schedule: data.schedule_id,
-          state: 'scheduled',
-          fire_kind: data.fire_kind,
-          scheduled_for: data.fire_at,
-          attempts: [],
-          created_at: event.createdAt.toISOString(),
-        };
-        await client.query(
-          `INSERT INTO dsp_deliveries (project_id, environment, id, schedule_id, state, request, view, created_at)
-           VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7) ON CONFLICT DO NOTHING`,
-          [projectId, environment, deliveryId, data.schedule_id, data.request, view, view.created_at],
-        );
-        await client.query(
-          `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, fire_kind, request)
-           VALUES ($1, 1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-          [deliveryId, projectId, environment, data.schedule_id, data.fire_at, data.fire_kind, data.request],
-        );
-        return;
-      }
-      case 'schedule.paused':
-      case 'schedule.canceled': {
-        const data = event.data as EventDataMap['schedule.canceled'];
-        // Pending fires are withdrawn; the engine re-checks the state before it sends a claimed one.
-        await client.query(
-          `UPDATE dsp_due_fires SET state = 'canceled' WHERE project_id = $1 AND environment = $2 AND schedule_id = $3 AND state = 'pending'`,
-          [projectId, environment, data.schedule_id],
-        );
-        await client.query(
-          `UPDATE dsp_deliveries SET state = 'canceled', view = view || '{"state":"canceled"}'
-           WHERE project_id = $1 AND environment = $2 AND schedule_id = $3 AND state IN ('scheduled', 'retrying')`,
-          [projectId, environment, data.schedule_id],
-        );
-        return;
-      }
-      case 'delivery.attempted': {
-        const data = event.data as EventDataMap['delivery.attempted'];
-        const { rows } = await client.query<{ request: unknown }>(
-          `UPDATE dsp_deliveries
-              SET state = $4,
-                  view = jsonb_set(view || jsonb_build_object('state', $4::text), '{attempts}', (view->'attempts') || $5::jsonb)
-            WHERE project_id = $1 AND environment = $2 AND id = $3
-            RETURNING request`,
-          [projectId, environment, data.delivery_id, data.state, JSON.stringify([data.attempt])],
-        );
-        if (data.state === 'retrying' && data.next_attempt_at && rows[0]) {
-          await client.query(
-            `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, fire_kind, request)
-             VALUES ($1, $2, $3, $4, $5, $6, 'retry', $7) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-            [data.delivery_id, data.attempt.n + 1, projectId, environment, data.schedule_id, data.next_attempt_at, rows[0].request],
-          );
-        }
-        return;
-      }
+    let row: [string, string | null, string | null, string];
+    if (event.type === 'signing_secret.created') {
+      const data = event.data as EventDataMap['signing_secret.created'];
+      row = [data.secret, null, null, data.created_at];
+    } else {
+      const data = event.data as EventDataMap['signing_secret.rotated'];
+      row = [data.secret, data.previous_secret, data.previous_expires_at, data.rotated_at];
     }
+    await client.query(
+      `INSERT INTO dsp_signing_secrets (project_id, environment, secret, previous_secret, previous_expires_at, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (project_id, environment) DO UPDATE
+         SET secret = $3, previous_secret = $4, previous_expires_at = $5, created_at = $6`,
+      [projectId, environment, ...row],
+    );
   },
 };

@@ -1,4 +1,5 @@
-import { errors, request } from 'undici';
+import { Agent, errors, request } from 'undici';
+import type { LookupFunction, OutboundGuard } from './outbound-guard';
 
 /** The outbound HTTP port: one request, never throws, reports what a user would want to see. */
 export interface OutboundRequest {
@@ -17,42 +18,72 @@ export type OutboundResult =
       /** First 4 KiB of the body (SPEC §4). */
       readonly body: string;
     }
-  | { readonly kind: 'network_error' | 'timeout'; readonly error: string };
+  /** `refused`: the outbound guard blocked the endpoint; nothing was connected to. */
+  | { readonly kind: 'network_error' | 'timeout' | 'refused'; readonly error: string };
 
 export interface HttpSender {
   send(req: OutboundRequest): Promise<OutboundResult>;
+  close(): Promise<void>;
 }
 
 export const HTTP_SENDER = Symbol('HTTP_SENDER');
 
 const RESPONSE_EXCERPT_BYTES = 4096;
 
-/** undici keeps one keep-alive pool per origin in its global dispatcher, so repeat targets reuse sockets. */
+export interface UndiciHttpSenderOptions {
+  readonly guard: OutboundGuard;
+  /** DNS resolution, replaceable in tests; the guard checks whatever it returns. */
+  readonly lookup?: LookupFunction;
+}
+
+/**
+ * undici with one Agent: a keep-alive connection pool per origin, so a repeat target costs no
+ * handshake on the timer-to-socket path, and every new connection goes through the outbound guard.
+ * Redirects are not followed: a 3xx is the attempt's answer.
+ */
 export class UndiciHttpSender implements HttpSender {
+  private readonly agent: Agent;
+
+  constructor(options: UndiciHttpSenderOptions) {
+    this.agent = new Agent({
+      connect: options.guard.connector(options.lookup),
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      connections: 256,
+    });
+  }
+
   async send(req: OutboundRequest): Promise<OutboundResult> {
     try {
       const res = await request(req.url, {
+        dispatcher: this.agent,
         method: req.method as never,
         headers: req.headers,
         body: req.body ?? undefined,
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
         signal: AbortSignal.timeout(req.timeoutMs),
-        maxRedirections: 0,
-      } as Parameters<typeof request>[1]);
+      });
       const body = await readExcerpt(res.body);
       return { kind: 'response', status: res.statusCode, headers: res.headers, body };
     } catch (error) {
-      const err = error as Error & { code?: string };
+      const err = error as Error & { code?: string; cause?: Error & { code?: string } };
+      const blocked = err.code === 'ENDPOINT_BLOCKED' ? err : err.cause?.code === 'ENDPOINT_BLOCKED' ? err.cause : null;
+      if (blocked) return { kind: 'refused', error: blocked.message };
       const timedOut =
         err instanceof errors.HeadersTimeoutError ||
         err instanceof errors.BodyTimeoutError ||
+        err instanceof errors.ConnectTimeoutError ||
         err.name === 'TimeoutError' ||
         err.name === 'AbortError';
       return timedOut
-        ? { kind: 'timeout', error: `no response within ${req.timeoutMs} ms` }
+        ? { kind: 'timeout', error: `timeout: no response within ${req.timeoutMs} ms` }
         : { kind: 'network_error', error: err.code ? `${err.code}: ${err.message}` : err.message };
     }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
   }
 }
 

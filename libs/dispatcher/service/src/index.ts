@@ -1,2 +1,4 @@
 export * from './dispatcher-service.module';
 export * from './http-sender';
+export * from './outbound-guard';
+export { DISPATCH_LAG_METRIC, isSloEligible } from './dispatch-lag.metric';

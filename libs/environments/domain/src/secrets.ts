@@ -15,6 +15,11 @@ export function hashApiKeySecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
+/** Console session tokens (`sess_…`, ~131 random bits) are hashed the same way, for the same reason. */
+export function hashSessionToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
 /** Which environment a secret claims by its prefix, or null for anything that is not a key. */
 export function environmentOfSecret(secret: string): Environment | null {
   const match = /^sk_(live|sandbox|test)_[0-9A-Za-z]{32}$/.exec(secret);

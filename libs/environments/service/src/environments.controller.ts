@@ -2,6 +2,7 @@ import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { PATTERNS, type VerifyApiKeyQuery } from '@schedstack/contracts';
 import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
+import { ApiKeysApplication } from './api-keys.application';
 import { EnvironmentsApplication } from './environments.application';
 
 @Controller()
@@ -9,12 +10,13 @@ import { EnvironmentsApplication } from './environments.application';
 export class EnvironmentsController {
   constructor(
     private readonly environments: EnvironmentsApplication,
+    private readonly apiKeys: ApiKeysApplication,
     private readonly platformHealth: PlatformHealth,
   ) {}
 
   @MessagePattern(PATTERNS.environments.verifyApiKey)
   verify(@Payload() query: VerifyApiKeyQuery) {
-    return this.environments.verifyApiKey(query);
+    return this.apiKeys.verify(query);
   }
 
   @MessagePattern(PATTERNS.environments.bootstrapDemo)

@@ -2,6 +2,7 @@ import { type EventDataMap, parseStreamName } from '@schedstack/contracts';
 import type { RecordedEvent } from '@schedstack/event-store';
 import type { Migration, ProjectionDefinition } from '@schedstack/platform';
 import type { PoolClient } from 'pg';
+import { CONFIG_MIGRATIONS } from './config.projection';
 
 export const ENVIRONMENTS_MIGRATIONS: readonly Migration[] = [
   {
@@ -20,12 +21,34 @@ export const ENVIRONMENTS_MIGRATIONS: readonly Migration[] = [
             created_at timestamptz NOT NULL,
             PRIMARY KEY (project_id, environment, id));`,
   },
+  {
+    id: '002_sessions',
+    sql: `CREATE TABLE env_sessions (
+            token_hash text PRIMARY KEY,
+            session_id text NOT NULL UNIQUE,
+            user_id text NOT NULL,
+            expires_at timestamptz NOT NULL,
+            ended boolean NOT NULL DEFAULT false,
+            created_at timestamptz NOT NULL);
+          CREATE INDEX env_api_keys_list ON env_api_keys (project_id, environment, created_at DESC, id DESC);`,
+  },
+  ...CONFIG_MIGRATIONS,
 ];
 
-/** Projects, users, members and API keys, as the environments service reads them. */
+/** Projects, users, members, API keys and console sessions, as the environments service reads them. */
 export const environmentsProjection: ProjectionDefinition = {
   name: 'environments.read-model',
-  types: ['project.created', 'user.registered', 'member.added', 'api_key.created', 'api_key.revoked'],
+  types: [
+    'project.created',
+    'user.registered',
+    'member.added',
+    'member.role_changed',
+    'member.removed',
+    'api_key.created',
+    'api_key.revoked',
+    'session.created',
+    'session.ended',
+  ],
   async apply(client: PoolClient, event: RecordedEvent) {
     const parsed = parseStreamName(event.streamName);
     if (!parsed) return;
@@ -54,6 +77,29 @@ export const environmentsProjection: ProjectionDefinition = {
           d.role,
           d.created_at,
         ]);
+        return;
+      }
+      case 'member.role_changed': {
+        const d = event.data as EventDataMap['member.role_changed'];
+        await client.query(`UPDATE env_members SET role = $3 WHERE project_id = $1 AND user_id = $2`, [d.project_id, d.user_id, d.role]);
+        return;
+      }
+      case 'member.removed': {
+        const d = event.data as EventDataMap['member.removed'];
+        await client.query(`DELETE FROM env_members WHERE project_id = $1 AND user_id = $2`, [d.project_id, d.user_id]);
+        return;
+      }
+      case 'session.created': {
+        const d = event.data as EventDataMap['session.created'];
+        await client.query(
+          `INSERT INTO env_sessions (token_hash, session_id, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+          [d.token_hash, d.session_id, d.user_id, d.expires_at, d.created_at],
+        );
+        return;
+      }
+      case 'session.ended': {
+        const d = event.data as EventDataMap['session.ended'];
+        await client.query(`UPDATE env_sessions SET ended = true WHERE session_id = $1`, [d.session_id]);
         return;
       }
       case 'api_key.created': {

@@ -3,22 +3,25 @@ import type { ClientProxy } from '@nestjs/microservices';
 import { ApiError, PATTERNS, type Scope, type VerifiedApiKey } from '@schedstack/contracts';
 import { BUS_CLIENT } from '@schedstack/messaging';
 import { request } from '@schedstack/platform';
-import type { Request } from 'express';
+import { authorize, type CallerRequest } from './caller';
+import { CredentialsCache } from './credentials.cache';
+import { SessionAuthenticator } from './session-auth';
 
-type ScopedRequest = Request & { scope?: Scope; apiKeyId?: string };
-
-const CACHE_TTL_MS = 2_000;
+type ScopedRequest = CallerRequest;
 
 /**
  * SPEC §2: the bearer key decides the (project, environment); nothing in the request can name
- * another. This guard is the only place a Scope is created from a request.
+ * another. This guard is the only place a Scope is created from a request. It also accepts
+ * console sessions (`sess_…`, see SessionAuthenticator), and ends by checking the caller's
+ * permission for the route (`authorize`, the role table in contracts).
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  // Short-lived so a revoked key stops working within CACHE_TTL_MS on every replica.
-  private readonly cache = new Map<string, { value: VerifiedApiKey; expires: number }>();
-
-  constructor(@Inject(BUS_CLIENT) private readonly bus: ClientProxy) {}
+  constructor(
+    @Inject(BUS_CLIENT) private readonly bus: ClientProxy,
+    private readonly credentials: CredentialsCache,
+    private readonly sessions: SessionAuthenticator,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<ScopedRequest>();
@@ -33,6 +36,10 @@ export class ApiKeyGuard implements CanActivate {
     }
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     const secret = match?.[1];
+    if (secret?.startsWith('sess_')) {
+      await this.sessions.authenticate(req, secret);
+      return authorize(context, req);
+    }
     const verified = secret ? await this.verify(secret) : null;
     if (!verified) {
       throw new ApiError({
@@ -63,18 +70,12 @@ export class ApiKeyGuard implements CanActivate {
     }
     req.scope = verified.scope;
     req.apiKeyId = verified.key_id;
-    return true;
+    req.caller = { kind: 'api_key', key_id: verified.key_id };
+    return authorize(context, req);
   }
 
-  private async verify(secret: string): Promise<VerifiedApiKey | null> {
-    const cached = this.cache.get(secret);
-    if (cached && cached.expires > Date.now()) return cached.value;
-    const value = await request<VerifiedApiKey | null>(this.bus, PATTERNS.environments.verifyApiKey, { secret });
-    if (value) {
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(secret, { value, expires: Date.now() + CACHE_TTL_MS });
-    }
-    return value;
+  private verify(secret: string): Promise<VerifiedApiKey | null> {
+    return this.credentials.apiKey(secret, () => request<VerifiedApiKey | null>(this.bus, PATTERNS.environments.verifyApiKey, { secret }));
   }
 }
 

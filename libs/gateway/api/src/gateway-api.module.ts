@@ -1,12 +1,20 @@
 import { Module } from '@nestjs/common';
 import { ApiKeyGuard } from './api-key.guard';
+import { DeadLettersHttpController } from './dead-letters.http';
 import { DeliveriesHttpController } from './deliveries.http';
+import { ENVIRONMENTS_HTTP_CONTROLLERS, ENVIRONMENTS_HTTP_PROVIDERS } from './environments-api';
 import { HealthHttpController } from './health.http';
+import { IdempotencyInterceptor } from './idempotency.interceptor';
+import { IdempotencyStore } from './idempotency.store';
+import { OpenApiDocumentHolder } from './openapi.document';
+import { OpenApiHttpController } from './openapi.http';
+import { MetricsHttpController } from './metrics.http';
 import { SchedulesHttpController } from './schedules.http';
+import { SigningSecretHttpController } from './signing-secret.http';
 
-/** The public REST API (SPEC §9). It owns no tables: every call goes over the bus. */
+/** The public REST API (SPEC §9). Its one table holds idempotency records; everything else goes over the bus. */
 @Module({
-  controllers: [HealthHttpController, SchedulesHttpController, DeliveriesHttpController],
-  providers: [ApiKeyGuard],
+  controllers: [HealthHttpController, SchedulesHttpController, DeliveriesHttpController, DeadLettersHttpController, SigningSecretHttpController, MetricsHttpController, OpenApiHttpController, ...ENVIRONMENTS_HTTP_CONTROLLERS],
+  providers: [ApiKeyGuard, IdempotencyStore, IdempotencyInterceptor, OpenApiDocumentHolder, ...ENVIRONMENTS_HTTP_PROVIDERS],
 })
 export class GatewayApiModule {}

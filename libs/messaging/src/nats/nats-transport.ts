@@ -1,4 +1,4 @@
-import { ClientProxy, ClientProxyFactory, NatsOptions, Transport } from '@nestjs/microservices';
+import { ClientNats, ClientProxy, type CustomStrategy, NatsOptions, ServerNats, Transport } from '@nestjs/microservices';
 import { InProcessBroker } from '../in-process/in-process.broker';
 import { InProcessClient } from '../in-process/in-process.client';
 
@@ -33,13 +33,55 @@ export function natsClientOptions(url: string, overrides: NatsTransportOptions =
   return { transport: Transport.NATS, options: { servers: [url], ...overrides } };
 }
 
+/** Puts `prefix` in front of a route once (Nest normalises a pattern more than once per message). */
+function prefixed(prefix: string, route: string): string {
+  return !prefix || route.startsWith(prefix) ? route : `${prefix}${route}`;
+}
+
+/**
+ * Nest's NATS server with every request subject under `prefix` (SCHEDSTACK_BUS_PREFIX), so several
+ * installations — or parallel test stacks — can share one NATS server without answering each
+ * other's requests. With an empty prefix it is exactly ServerNats.
+ */
+export class PrefixedServerNats extends ServerNats {
+  constructor(
+    options: NatsTransportOptions,
+    private readonly prefix: string,
+  ) {
+    super(options);
+  }
+
+  override normalizePattern(pattern: Parameters<ServerNats['normalizePattern']>[0]): string {
+    return prefixed(this.prefix, super.normalizePattern(pattern));
+  }
+}
+
+/** The client side of PrefixedServerNats. */
+export class PrefixedClientNats extends ClientNats {
+  constructor(
+    options: NatsTransportOptions,
+    private readonly prefix: string,
+  ) {
+    super(options);
+  }
+
+  protected override normalizePattern(pattern: Parameters<ClientNats['normalizePattern']>[0]): string {
+    return prefixed(this.prefix, super.normalizePattern(pattern));
+  }
+}
+
+/** The microservice strategy a service listens with in the distributed profile. */
+export function natsServerStrategy(url: string, service: string, prefix = ''): CustomStrategy {
+  return { strategy: new PrefixedServerNats(natsServerOptions(url, service).options, prefix) };
+}
+
 /** The `BUS_CLIENT` of either profile: NATS in the distributed one, the in-process broker locally. */
-export function createBusClient(kind: 'nats', url: string): ClientProxy;
+export function createBusClient(kind: 'nats', url: string, prefix?: string): ClientProxy;
 export function createBusClient(kind: 'in-process', broker: InProcessBroker): ClientProxy;
-export function createBusClient(kind: 'nats' | 'in-process', target: string | InProcessBroker): ClientProxy {
+export function createBusClient(kind: 'nats' | 'in-process', target: string | InProcessBroker, prefix = ''): ClientProxy {
   if (kind === 'nats') {
     if (typeof target !== 'string') throw new TypeError('createBusClient: the NATS client needs a URL');
-    return ClientProxyFactory.create(natsClientOptions(target));
+    return new PrefixedClientNats(natsClientOptions(target).options, prefix) as unknown as ClientProxy;
   }
   if (!(target instanceof InProcessBroker)) throw new TypeError('createBusClient: the in-process client needs a broker');
   return new InProcessClient(target);

@@ -1,25 +1,45 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
   ApiError,
   type CreateScheduleCommand,
   type GetByIdQuery,
+  hasPrefix,
   type ListQuery,
+  type ListResult,
   newId,
+  type Scope,
+  type ScheduleActionCommand,
   type ScheduleView,
   streamName,
+  type UpcomingFire,
+  type UpcomingFiresQuery,
 } from '@schedstack/contracts';
-import { EVENT_STORE, type EventStore } from '@schedstack/event-store';
+import { EVENT_STORE, type EventStore, type Position } from '@schedstack/event-store';
 import { EVENT_FEED, type EventFeed } from '@schedstack/messaging';
-import { CLOCK, type Clock, handleCommand, orderKeys, PG_POOL, ReadModels, ScopedReadModel } from '@schedstack/platform';
-import { scheduleDecider, triggerFromInput } from '@schedstack/schedules-domain';
+import { CLOCK, type Clock, foldEvents, handleCommand, orderKeys, PG_POOL, ReadModels, ScopedReadModel } from '@schedstack/platform';
+import {
+  type ScheduleCommand,
+  scheduleDecider,
+  settingsFromInput,
+  triggerFromInput,
+  upcomingFires,
+} from '@schedstack/schedules-domain';
 import type { Pool } from 'pg';
+import { SchedulePlanner } from './schedule-planner';
 import { SCHEDULES_MIGRATIONS, schedulesProjection } from './schedules.projection';
 
-/** Command and query handlers of the schedules service (SPEC §3). */
+/** API key order of a schedule (jsonb does not keep it). */
+const SCHEDULE_KEYS: (keyof ScheduleView)[] = [
+  'id', 'object', 'mode', 'endpoint', 'method', 'headers', 'body', 'delay', 'run_at', 'cron', 'timezone',
+  'catch_up', 'catch_up_window', 'ends_at', 'max_fires', 'fire_count', 'process', 'metadata', 'state', 'next_fire_at', 'created_at',
+];
+
+/** Command and query handlers of the schedules service (SPEC §3), and its planner. */
 @Injectable()
-export class SchedulesApplication implements OnModuleInit, OnModuleDestroy {
+export class SchedulesApplication implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly readModels: ReadModels;
   private readonly schedules: ScopedReadModel<ScheduleView>;
+  private readonly planner: SchedulePlanner;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -28,22 +48,27 @@ export class SchedulesApplication implements OnModuleInit, OnModuleDestroy {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.readModels = new ReadModels(pool, feed, 'schedules', SCHEDULES_MIGRATIONS, [schedulesProjection]);
-    this.schedules = new ScopedReadModel<ScheduleView>(pool, 'sch_schedules', { state: 'state' }, (view) =>
-      orderKeys(view, ['id', 'object', 'mode', 'endpoint', 'method', 'headers', 'body', 'delay', 'run_at', 'cron', 'timezone', 'state', 'next_fire_at', 'created_at']),
-    );
+    this.schedules = new ScopedReadModel<ScheduleView>(pool, 'sch_schedules', { state: 'state' }, (view) => orderKeys(view, SCHEDULE_KEYS));
+    this.planner = new SchedulePlanner(pool, store, clock);
   }
 
   onModuleInit(): Promise<void> {
     return this.readModels.start();
   }
 
-  onModuleDestroy(): Promise<void> {
-    return this.readModels.stop();
+  onApplicationBootstrap(): void {
+    this.planner.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.planner.stop();
+    await this.readModels.stop();
   }
 
   async create({ scope, input }: CreateScheduleCommand): Promise<ScheduleView> {
     const now = this.clock.now();
     const trigger = triggerFromInput(input, now);
+    const settings = settingsFromInput(input, trigger, now);
     const scheduleId = newId('sch');
     const outcome = await handleCommand(
       this.store,
@@ -54,13 +79,28 @@ export class SchedulesApplication implements OnModuleInit, OnModuleDestroy {
         data: {
           scheduleId,
           trigger,
+          settings,
           firstDeliveryId: newId('dlv'),
           request: { endpoint: input.endpoint, method: input.method, headers: input.headers, body: input.body },
+          process: input.process ?? null,
+          metadata: input.metadata ?? null,
         },
       },
       () => now,
     );
     return this.readAfterWrite(scope, scheduleId, outcome.appended?.position);
+  }
+
+  pause({ scope, id }: ScheduleActionCommand): Promise<ScheduleView> {
+    return this.act(scope, id, { type: 'pause', data: { scheduleId: id } });
+  }
+
+  resume({ scope, id }: ScheduleActionCommand): Promise<ScheduleView> {
+    return this.act(scope, id, { type: 'resume', data: { scheduleId: id, newDeliveryId: () => newId('dlv') } });
+  }
+
+  cancel({ scope, id }: ScheduleActionCommand): Promise<ScheduleView> {
+    return this.act(scope, id, { type: 'cancel', data: { scheduleId: id } });
   }
 
   async get({ scope, id }: GetByIdQuery): Promise<ScheduleView> {
@@ -69,11 +109,26 @@ export class SchedulesApplication implements OnModuleInit, OnModuleDestroy {
     return view;
   }
 
-  list({ scope, limit, starting_after, filters }: ListQuery) {
+  list({ scope, limit, starting_after, filters }: ListQuery): Promise<ListResult<ScheduleView>> {
     return this.schedules.list(scope, { limit, starting_after, filters });
   }
 
-  private async readAfterWrite(scope: CreateScheduleCommand['scope'], id: string, position?: import('@schedstack/event-store').Position) {
+  /** Computed from the aggregate's own events (its stream is scoped by name), so planned fires count exactly. */
+  async upcoming({ scope, id, count }: UpcomingFiresQuery): Promise<ListResult<UpcomingFire>> {
+    const recorded = hasPrefix(id, 'sch') ? await this.store.readStream(streamName(scope, 'schedule', id)) : [];
+    if (recorded.length === 0) throw ApiError.notFound('schedule', id);
+    const { fires, hasMore } = upcomingFires(foldEvents(scheduleDecider, recorded), this.clock.now(), count);
+    return { object: 'list', data: fires, has_more: hasMore };
+  }
+
+  private async act(scope: Scope, id: string, command: ScheduleCommand): Promise<ScheduleView> {
+    // An id that is not a schedule id gets the same 404 as an unknown one, without touching the store.
+    if (!hasPrefix(id, 'sch')) throw ApiError.notFound('schedule', id);
+    const outcome = await handleCommand(this.store, streamName(scope, 'schedule', id), scheduleDecider, command, () => this.clock.now());
+    return this.readAfterWrite(scope, id, outcome.appended?.position);
+  }
+
+  private async readAfterWrite(scope: Scope, id: string, position?: Position): Promise<ScheduleView> {
     if (position) await this.readModels.runner(schedulesProjection.name).waitFor(position);
     return this.get({ scope, id });
   }

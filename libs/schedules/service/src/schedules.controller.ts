@@ -1,6 +1,13 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { type CreateScheduleCommand, type GetByIdQuery, type ListQuery, PATTERNS } from '@schedstack/contracts';
+import {
+  type CreateScheduleCommand,
+  type GetByIdQuery,
+  type ListQuery,
+  PATTERNS,
+  type ScheduleActionCommand,
+  type UpcomingFiresQuery,
+} from '@schedstack/contracts';
 import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
 import { SchedulesApplication } from './schedules.application';
 
@@ -25,6 +32,26 @@ export class SchedulesController {
   @MessagePattern(PATTERNS.schedules.list)
   list(@Payload() query: ListQuery) {
     return this.schedules.list(query);
+  }
+
+  @MessagePattern(PATTERNS.schedules.pause)
+  pause(@Payload() command: ScheduleActionCommand) {
+    return this.schedules.pause(command);
+  }
+
+  @MessagePattern(PATTERNS.schedules.resume)
+  resume(@Payload() command: ScheduleActionCommand) {
+    return this.schedules.resume(command);
+  }
+
+  @MessagePattern(PATTERNS.schedules.cancel)
+  cancel(@Payload() command: ScheduleActionCommand) {
+    return this.schedules.cancel(command);
+  }
+
+  @MessagePattern(PATTERNS.schedules.upcoming)
+  upcoming(@Payload() query: UpcomingFiresQuery) {
+    return this.schedules.upcoming(query);
   }
 
   @MessagePattern(PATTERNS.schedules.health)

@@ -1,7 +1,7 @@
-import type { ScheduleView } from '@schedstack/contracts';
-import { EVENT_CATALOG, parseStreamName } from '@schedstack/contracts';
+import { EVENT_CATALOG, type EventDataMap, parseStreamName, type ScheduleView } from '@schedstack/contracts';
 import type { RecordedEvent } from '@schedstack/event-store';
 import type { Migration, ProjectionDefinition } from '@schedstack/platform';
+import { DEFAULT_CATCH_UP, DEFAULT_CATCH_UP_WINDOW, PLANNING_HORIZON_MS } from '@schedstack/schedules-domain';
 import type { PoolClient } from 'pg';
 
 export const SCHEDULES_MIGRATIONS: readonly Migration[] = [
@@ -17,52 +17,98 @@ export const SCHEDULES_MIGRATIONS: readonly Migration[] = [
             PRIMARY KEY (project_id, environment, id));
           CREATE INDEX sch_schedules_list ON sch_schedules (project_id, environment, created_at DESC, id DESC);`,
   },
+  {
+    // When the planner should next look at an active schedule (see SchedulePlanner). Schedules
+    // created before the planner existed are looked at once, right away.
+    id: '002_schedules_plan_at',
+    sql: `ALTER TABLE sch_schedules ADD COLUMN plan_at timestamptz;
+          UPDATE sch_schedules SET plan_at = now() WHERE state = 'active';
+          CREATE INDEX sch_schedules_plan ON sch_schedules (plan_at) WHERE state = 'active';`,
+  },
 ];
 
 const TYPES = Object.entries(EVENT_CATALOG)
   .filter(([, entry]) => entry.aggregate === 'schedule')
   .map(([type]) => type);
 
-/** The schedules read model: one row per schedule holding its API view. */
+/** The API view of a newly created schedule. */
+function createdView(data: EventDataMap['schedule.created'], environment: ScheduleView['mode']): ScheduleView {
+  const { trigger } = data;
+  return {
+    id: data.schedule_id,
+    object: 'schedule',
+    mode: environment,
+    endpoint: data.request.endpoint,
+    method: data.request.method,
+    headers: data.request.headers,
+    body: data.request.body,
+    delay: trigger.kind === 'once' ? trigger.delay ?? null : null,
+    run_at: trigger.kind === 'once' ? trigger.run_at : null,
+    cron: trigger.kind === 'cron' ? trigger.cron : null,
+    timezone: trigger.kind === 'cron' ? trigger.timezone : null,
+    catch_up: trigger.kind === 'cron' ? data.catch_up ?? DEFAULT_CATCH_UP : null,
+    catch_up_window: trigger.kind === 'cron' ? data.catch_up_window ?? DEFAULT_CATCH_UP_WINDOW : null,
+    ends_at: data.ends_at ?? null,
+    max_fires: data.max_fires ?? null,
+    fire_count: 0,
+    process: data.process ?? null,
+    metadata: data.metadata ?? {},
+    state: 'active',
+    next_fire_at: data.next_fire_at,
+    created_at: data.created_at,
+  };
+}
+
+/**
+ * The schedules read model: one row per schedule holding its API view, plus `plan_at`, when the
+ * planner should next look at it: when the last planned fire is due, or when the next fire enters
+ * the planning horizon, whichever is first (the decider's planning rule).
+ */
 export const schedulesProjection: ProjectionDefinition = {
   name: 'schedules.read-model',
   types: TYPES,
   async apply(client: PoolClient, event: RecordedEvent) {
     const parsed = parseStreamName(event.streamName);
     if (!parsed) return;
-    const { projectId, environment } = parsed.scope;
+    const key = [parsed.scope.projectId, parsed.scope.environment, parsed.id];
     switch (event.type) {
       case 'schedule.created': {
-        const data = event.data as import('@schedstack/contracts').EventDataMap['schedule.created'];
-        const view: ScheduleView = {
-          id: data.schedule_id,
-          object: 'schedule',
-          mode: environment,
-          endpoint: data.request.endpoint,
-          method: data.request.method,
-          headers: data.request.headers,
-          body: data.request.body,
-          delay: data.trigger.kind === 'once' ? data.trigger.delay ?? null : null,
-          run_at: data.trigger.kind === 'once' ? data.trigger.run_at : null,
-          cron: data.trigger.kind === 'cron' ? data.trigger.cron : null,
-          timezone: data.trigger.kind === 'cron' ? data.trigger.timezone : null,
-          state: 'active',
-          next_fire_at: data.next_fire_at,
-          created_at: data.created_at,
-        };
+        const data = event.data as EventDataMap['schedule.created'];
         await client.query(
           `INSERT INTO sch_schedules (project_id, environment, id, view, state, created_at) VALUES ($1, $2, $3, $4, 'active', $5)
            ON CONFLICT DO NOTHING`,
-          [projectId, environment, data.schedule_id, view, data.created_at],
+          [...key, createdView(data, parsed.scope.environment), data.created_at],
         );
         return;
       }
       case 'schedule.fire_planned': {
-        const data = event.data as import('@schedstack/contracts').EventDataMap['schedule.fire_planned'];
+        const data = event.data as EventDataMap['schedule.fire_planned'];
         await client.query(
-          `UPDATE sch_schedules SET view = jsonb_set(view, '{next_fire_at}', to_jsonb($4::text))
-           WHERE project_id = $1 AND environment = $2 AND id = $3 AND state = 'active'`,
-          [projectId, environment, parsed.id, data.fire_at],
+          `UPDATE sch_schedules
+              SET view = view || jsonb_build_object('next_fire_at', $4::text, 'fire_count', COALESCE((view->>'fire_count')::int, 0) + 1),
+                  plan_at = LEAST($4::timestamptz, $5::timestamptz - make_interval(secs => $6::float8 / 1000))
+            WHERE project_id = $1 AND environment = $2 AND id = $3`,
+          [...key, data.fire_at, data.next_fire_at, PLANNING_HORIZON_MS],
+        );
+        return;
+      }
+      case 'schedule.paused': {
+        const data = event.data as EventDataMap['schedule.paused'];
+        await client.query(
+          `UPDATE sch_schedules
+              SET state = 'paused', plan_at = NULL,
+                  view = view || jsonb_build_object('state', 'paused', 'next_fire_at', null, 'fire_count', COALESCE((view->>'fire_count')::int, 0) - $4::int)
+            WHERE project_id = $1 AND environment = $2 AND id = $3`,
+          [...key, data.withdrawn_fires ?? 0],
+        );
+        return;
+      }
+      case 'schedule.resumed': {
+        const data = event.data as EventDataMap['schedule.resumed'];
+        await client.query(
+          `UPDATE sch_schedules SET state = 'active', view = view || jsonb_build_object('state', 'active', 'next_fire_at', $4::text)
+            WHERE project_id = $1 AND environment = $2 AND id = $3`,
+          [...key, data.next_fire_at],
         );
         return;
       }
@@ -70,9 +116,9 @@ export const schedulesProjection: ProjectionDefinition = {
       case 'schedule.completed': {
         const state = event.type === 'schedule.canceled' ? 'canceled' : 'completed';
         await client.query(
-          `UPDATE sch_schedules SET state = $4, view = view || jsonb_build_object('state', $4::text, 'next_fire_at', null)
-           WHERE project_id = $1 AND environment = $2 AND id = $3`,
-          [projectId, environment, parsed.id, state],
+          `UPDATE sch_schedules SET state = $4, plan_at = NULL, view = view || jsonb_build_object('state', $4::text, 'next_fire_at', null)
+            WHERE project_id = $1 AND environment = $2 AND id = $3`,
+          [...key, state],
         );
         return;
       }

@@ -1,0 +1,126 @@
+import { useState } from 'react';
+import { client, unwrap } from '../api';
+import { ErrorBox, Loading, useLoad } from '../ui';
+
+interface SloReport {
+  window: string;
+  objective: { percentile?: string; threshold_ms?: number; p99_ms?: number } | number;
+  p50_ms: number | null;
+  p90_ms: number | null;
+  p99_ms: number | null;
+  eligible_count: number;
+  excluded: Record<string, number>;
+  error_budget_remaining: number | null;
+  burn_rate?: number | null;
+  series?: { at: string; p99_ms: number | null }[];
+}
+
+const WINDOWS = ['1h', '24h', '7d', '30d'];
+
+function objectiveMs(r: SloReport): number {
+  if (typeof r.objective === 'number') return r.objective;
+  return r.objective.threshold_ms ?? r.objective.p99_ms ?? 300;
+}
+
+/** p99 over time against the objective, as a small SVG chart (no chart library needed). */
+function LagChart({ series, objective }: { series: { at: string; p99_ms: number | null }[]; objective: number }) {
+  const points = series.filter((p) => p.p99_ms !== null) as { at: string; p99_ms: number }[];
+  if (points.length === 0) return <p className="muted">No eligible fires in this window yet.</p>;
+  const w = 640;
+  const h = 200;
+  const max = Math.max(objective * 1.25, ...points.map((p) => p.p99_ms));
+  const t0 = Date.parse(points[0].at);
+  const t1 = Math.max(Date.parse(points[points.length - 1].at), t0 + 1);
+  const x = (at: string) => ((Date.parse(at) - t0) / (t1 - t0)) * (w - 40) + 30;
+  const y = (ms: number) => h - 20 - (ms / max) * (h - 30);
+  const path = points.map((p, i) => `${i ? 'L' : 'M'}${x(p.at).toFixed(1)},${y(p.p99_ms).toFixed(1)}`).join(' ');
+  return (
+    <svg viewBox={`0 0 ${w} ${h}`} className="chart" role="img" aria-label="p99 dispatch lag over time against the objective">
+      <line x1={30} x2={w - 10} y1={y(objective)} y2={y(objective)} className="chart-objective" />
+      <text x={w - 12} y={y(objective) - 4} textAnchor="end" className="chart-label">
+        objective {objective} ms
+      </text>
+      <path d={path} className="chart-line" />
+      {points.map((p) => (
+        <circle key={p.at} cx={x(p.at)} cy={y(p.p99_ms)} r={2.5} className="chart-dot">
+          <title>
+            {new Date(p.at).toLocaleString()}: p99 {p.p99_ms} ms
+          </title>
+        </circle>
+      ))}
+      <text x={30} y={h - 4} className="chart-label">
+        {new Date(t0).toLocaleString()}
+      </text>
+    </svg>
+  );
+}
+
+export function SloPage() {
+  const [window, setWindow] = useState('1h');
+  const { data, error, loading } = useLoad(() => unwrap<SloReport>(client.GET('/v1/slo' as never, { params: { query: { window } } } as never)), [window]);
+  return (
+    <section>
+      <div className="page-head">
+        <h1>Dispatch SLO</h1>
+        <div className="tabs" role="tablist">
+          {WINDOWS.map((w) => (
+            <button type="button" role="tab" aria-selected={w === window} key={w} className={w === window ? 'tab active' : 'tab'} onClick={() => setWindow(w)}>
+              {w}
+            </button>
+          ))}
+        </div>
+      </div>
+      <p className="muted">
+        Lag is the time from a fire’s scheduled instant to the first byte sent. The objective covers live first attempts only; retries, reclaims, deferrals,
+        coalesced and DST-shifted fires, and all sandbox and test fires are excluded.
+      </p>
+      <ErrorBox error={error} />
+      {loading && <Loading />}
+      {data && (
+        <>
+          <div className="stats">
+            <Stat label="p50" value={data.p50_ms} unit="ms" />
+            <Stat label="p90" value={data.p90_ms} unit="ms" />
+            <Stat label="p99" value={data.p99_ms} unit="ms" tone={data.p99_ms !== null && data.p99_ms > objectiveMs(data) ? 'bad' : 'good'} />
+            <Stat label="Eligible fires" value={data.eligible_count} />
+            <Stat
+              label="Error budget left"
+              value={data.error_budget_remaining === null ? null : Math.round(data.error_budget_remaining * 1000) / 10}
+              unit="%"
+              tone={data.error_budget_remaining !== null && data.error_budget_remaining < 0.25 ? 'bad' : 'good'}
+            />
+          </div>
+          <div className="card">
+            <h2>p99 against the objective</h2>
+            <LagChart series={data.series ?? []} objective={objectiveMs(data)} />
+          </div>
+          <div className="card">
+            <h2>Excluded fires by kind</h2>
+            <table className="table">
+              <tbody>
+                {Object.entries(data.excluded ?? {}).map(([kind, count]) => (
+                  <tr key={kind}>
+                    <td>{kind.replace(/_/g, ' ')}</td>
+                    <td className="num">{count}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
+
+function Stat({ label, value, unit, tone }: { label: string; value: number | null; unit?: string; tone?: 'good' | 'bad' }) {
+  return (
+    <div className={`stat ${tone ?? ''}`}>
+      <div className="stat-label">{label}</div>
+      <div className="stat-value">
+        {value === null ? '—' : value.toLocaleString()}
+        {value !== null && unit ? <small> {unit}</small> : null}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,104 @@
+import type { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { type EventDataMap, type Scope, streamName } from '@schedstack/contracts';
+import type { EventStore, NewEvent } from '@schedstack/event-store';
+import type { Deferral, DueFires } from './due-fires';
+
+const APPEND_RETRIES = 4;
+/** Appends in flight at once: the rest wait here, not in the pool, so lease queries always get a connection. */
+const MAX_CONCURRENT_APPENDS = 8;
+
+/**
+ * Writes what the engine did, after the fact and off the timer-to-socket path: one
+ * `delivery.attempted` append per attempt, then the due-fire bookkeeping (done, deferred) in
+ * batches every `flushMs`. If a write is lost the fire's lease expires and another replica sends it
+ * again — at-least-once, which the stable delivery id lets receivers dedupe.
+ */
+export class AttemptRecorder {
+  private done: { id: string; settled: () => void }[] = [];
+  private deferrals: Deferral[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly appends = new Set<Promise<void>>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly dueFires: DueFires,
+    private readonly logger: Logger,
+    private readonly flushMs = 20,
+  ) {}
+
+  /** Records an attempt; `settled` runs once the due fire is marked done (or recording gave up). */
+  record(scope: Scope, fireId: string, data: EventDataMap['delivery.attempted'], settled: () => void): void {
+    // One event id for every try, so a retried append that had in fact succeeded is not stored twice.
+    const event: NewEvent = { id: randomUUID(), type: 'delivery.attempted', data };
+    const work = this.append(streamName(scope, 'delivery', data.delivery_id), event).then(
+      () => {
+        this.done.push({ id: fireId, settled });
+        this.schedule();
+      },
+      (error) => {
+        this.logger.error(`could not record attempt ${data.attempt.n} of ${data.delivery_id}; its lease will expire and it is sent again: ${(error as Error).message}`);
+        settled();
+      },
+    );
+    this.appends.add(work);
+    void work.finally(() => this.appends.delete(work));
+  }
+
+  defer(deferral: Deferral): void {
+    this.deferrals.push(deferral);
+    this.schedule();
+  }
+
+  /** Waits for pending appends and writes the last batch (clean shutdown). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.appends]);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    await this.flush();
+  }
+
+  private schedule(): void {
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = null;
+      void this.flush();
+    }, this.flushMs);
+  }
+
+  private async flush(): Promise<void> {
+    const done = this.done.splice(0);
+    const deferrals = this.deferrals.splice(0);
+    await Promise.all([
+      this.dueFires
+        .markDone(done.map((d) => d.id))
+        .catch((error) => this.logger.warn(`marking ${done.length} due fires done failed (the projection does it too): ${(error as Error).message}`))
+        .finally(() => done.forEach((d) => d.settled())),
+      this.dueFires.defer(deferrals).catch((error) => this.logger.warn(`deferring ${deferrals.length} fires failed; they are reclaimed when their lease ends: ${(error as Error).message}`)),
+    ]);
+  }
+
+  private async append(stream: string, event: NewEvent): Promise<void> {
+    if (this.running >= MAX_CONCURRENT_APPENDS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      await this.appendWithRetries(stream, event);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async appendWithRetries(stream: string, event: NewEvent): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.store.appendToStream(stream, [event], 'any');
+        return;
+      } catch (error) {
+        if (attempt >= APPEND_RETRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
+    }
+  }
+}

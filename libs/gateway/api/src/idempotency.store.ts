@@ -1,0 +1,106 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type { ApiErrorBody, Scope } from '@schedstack/contracts';
+import { type Migration, migrate, PG_POOL } from '@schedstack/platform';
+import type { Pool } from 'pg';
+
+/** SPEC §3: idempotency records are kept at least this long. */
+export const IDEMPOTENCY_RETENTION_HOURS = 24;
+/** A claim whose request has not finished after this long is presumed dead (its gateway crashed). */
+export const STALE_CLAIM_SECONDS = 60;
+const SWEEP_EVERY_MS = 10 * 60_000;
+
+export const IDEMPOTENCY_MIGRATIONS: readonly Migration[] = [
+  {
+    id: '001_gw_idempotency',
+    // `response` is text, not jsonb, so a replay returns the original bytes in the original key order.
+    sql: `CREATE TABLE gw_idempotency (
+            project_id text NOT NULL,
+            environment text NOT NULL,
+            key text NOT NULL,
+            fingerprint text NOT NULL,
+            status integer,
+            response text,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            claimed_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (project_id, environment, key));
+          CREATE INDEX gw_idempotency_created ON gw_idempotency (created_at);`,
+  },
+];
+
+/** What a stored request ended with: a success body, or an error to render again. */
+export type StoredResponse = { readonly status: number; readonly body: unknown } | { readonly status: number; readonly error: ApiErrorBody };
+
+export type ClaimOutcome =
+  | { readonly kind: 'claimed' }
+  | { readonly kind: 'replay'; readonly response: StoredResponse }
+  | { readonly kind: 'mismatch' }
+  | { readonly kind: 'in_progress' };
+
+/**
+ * The gateway's idempotency records (SPEC §3), scoped by (project, environment, key). The first
+ * request claims the key with an INSERT that only one concurrent request can win; the others
+ * find the claim and either replay its stored response or wait for it.
+ */
+@Injectable()
+export class IdempotencyStore implements OnModuleInit {
+  private readonly logger = new Logger('idempotency');
+  private lastSweep = 0;
+
+  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+
+  onModuleInit(): Promise<void> {
+    return migrate(this.pool, 'gateway', IDEMPOTENCY_MIGRATIONS);
+  }
+
+  async claim(scope: Scope, key: string, fingerprint: string): Promise<ClaimOutcome> {
+    this.sweepExpired();
+    const ids = [scope.projectId, scope.environment, key];
+    // Takes the key when it is new, expired, or held by a dead claim for the same request.
+    const claimed = await this.pool.query(
+      `INSERT INTO gw_idempotency (project_id, environment, key, fingerprint) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (project_id, environment, key) DO UPDATE
+          SET fingerprint = EXCLUDED.fingerprint, status = NULL, response = NULL, created_at = now(), claimed_at = now()
+        WHERE gw_idempotency.created_at < now() - make_interval(hours => $5)
+           OR (gw_idempotency.status IS NULL AND gw_idempotency.fingerprint = EXCLUDED.fingerprint
+               AND gw_idempotency.claimed_at < now() - make_interval(secs => $6))
+       RETURNING 1`,
+      [...ids, fingerprint, IDEMPOTENCY_RETENTION_HOURS, STALE_CLAIM_SECONDS],
+    );
+    if (claimed.rowCount) return { kind: 'claimed' };
+    const { rows } = await this.pool.query<{ fingerprint: string; status: number | null; response: string | null }>(
+      `SELECT fingerprint, status, response FROM gw_idempotency WHERE project_id = $1 AND environment = $2 AND key = $3`,
+      ids,
+    );
+    const row = rows[0];
+    // Released between the two statements: the caller simply tries again.
+    if (!row) return { kind: 'in_progress' };
+    if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
+    if (row.status === null || row.response === null) return { kind: 'in_progress' };
+    return { kind: 'replay', response: JSON.parse(row.response) as StoredResponse };
+  }
+
+  async complete(scope: Scope, key: string, response: StoredResponse): Promise<void> {
+    await this.pool.query(
+      `UPDATE gw_idempotency SET status = $4, response = $5 WHERE project_id = $1 AND environment = $2 AND key = $3`,
+      [scope.projectId, scope.environment, key, response.status, JSON.stringify(response)],
+    );
+  }
+
+  /** Gives the key back when the request wrote nothing worth replaying, so a retry runs afresh. */
+  async release(scope: Scope, key: string): Promise<void> {
+    await this.pool.query(`DELETE FROM gw_idempotency WHERE project_id = $1 AND environment = $2 AND key = $3 AND status IS NULL`, [
+      scope.projectId,
+      scope.environment,
+      key,
+    ]);
+  }
+
+  /** Expired records are removed lazily: at most every 10 minutes, piggybacking on a request. */
+  private sweepExpired(): void {
+    if (Date.now() - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = Date.now();
+    this.pool
+      .query(`DELETE FROM gw_idempotency WHERE created_at < now() - make_interval(hours => $1)`, [IDEMPOTENCY_RETENTION_HOURS])
+      .catch((error) => this.logger.warn(`sweeping expired idempotency keys failed: ${(error as Error).message}`));
+  }
+}

@@ -1,0 +1,3 @@
+export * from './signing-secret';
+export * from './signatures';
+export * from './secret-box';

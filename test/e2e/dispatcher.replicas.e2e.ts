@@ -1,0 +1,143 @@
+import type { DeliveryView, Scope } from '@schedstack/contracts';
+import { PostgresEventStore } from '@schedstack/event-store';
+import { describeWithNats, type Receiver, startReceiver } from '@schedstack/testing';
+import { Pool } from 'pg';
+import { type AppProcess, type DistributedStack, eventually, planFire, startDistributedStack, withdrawSchedule } from '../support';
+
+/** Resolves once an app process has logged that it is ready. */
+const ready = (p: AppProcess) => eventually(async () => p.output.join('').includes('ready'), 60_000);
+
+/**
+ * SPEC §4 leases with real processes: dispatcher replicas over real NATS and PostgreSQL. The lease
+ * is short (2 s) so a killed holder's fires are taken over within the test.
+ */
+describeWithNats('dispatcher replicas — shared fires, withdrawal and kill -9 reclaim (distributed profile)', () => {
+  let stack: DistributedStack;
+  let receiver: Receiver;
+  let pool: Pool;
+  let store: PostgresEventStore;
+  let scope: Scope;
+  const at = (path: string) => receiver.requests.filter((r) => r.path === path);
+  /**
+   * The 2,000 attempts above leave the dispatcher's projection a backlog to apply; a test that
+   * must act before its fires are due waits for it to catch up first.
+   */
+  const projectionCaughtUp = () =>
+    eventually(async () => {
+      const { rows } = await pool.query<{ behind: boolean }>(
+        `SELECT EXISTS (
+           SELECT 1 FROM es_events e, projection_checkpoints c
+            WHERE c.name = 'dispatcher.due-fires'
+              AND e.type IN ('schedule.fire_planned', 'schedule.paused', 'schedule.canceled', 'delivery.attempted', 'delivery.replay_requested')
+              AND (e.transaction_id::text::bigint, e.global_position) > (c.commit_position, c.prepare_position)) AS behind`,
+      );
+      return !rows[0].behind;
+    }, 120_000, 250);
+
+  beforeAll(async () => {
+    stack = await startDistributedStack('dsp_replicas', { SCHEDSTACK_DISPATCH_LEASE_MS: '2000' });
+    await ready(stack.startApp('dispatcher'));
+    receiver = await startReceiver();
+    pool = new Pool({ connectionString: stack.env.DATABASE_URL, max: 10 });
+    store = new PostgresEventStore({ pool });
+    scope = { projectId: stack.projectId, environment: 'test' };
+  }, 120_000);
+
+  afterAll(async () => {
+    await receiver?.close();
+    await store?.close();
+    await pool?.end();
+    await stack?.close();
+  }, 60_000);
+
+  it('two dispatcher processes share 2,000 fires: every delivery arrives exactly once', async () => {
+    const due = Date.now() + 5_000;
+    const ids: string[] = [];
+    for (let i = 0; i < 2_000; i += 50) {
+      const planned = await Promise.all(
+        Array.from({ length: 50 }, (_, j) => planFire(store, scope, { endpoint: `${receiver.url}/shared`, at: new Date(due + ((i + j) % 1_000)) })),
+      );
+      ids.push(...planned.map((p) => p.deliveryId));
+    }
+    await eventually(async () => at('/shared').length >= 2_000, 150_000, 250);
+    // Every fire is done, so no late duplicate can still be on its way.
+    await eventually(
+      async () => (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM dsp_due_fires WHERE delivery_id = ANY($1) AND state = 'done'`, [ids])).rows[0].n === '2000',
+      60_000,
+      250,
+    );
+    const received = at('/shared').map((r) => r.headers['sched-delivery-id'] as string);
+    expect(received).toHaveLength(2_000);
+    expect(new Set(received).size).toBe(2_000);
+    expect(new Set(received)).toEqual(new Set(ids));
+    expect(at('/shared').every((r) => r.headers['sched-attempt'] === '1')).toBe(true);
+    // Both processes took a share of the work.
+    const owners = await pool.query(`SELECT DISTINCT split_part(lease_owner, ':', 2) AS pid FROM dsp_due_fires WHERE delivery_id = ANY($1)`, [ids]);
+    const dispatcherPids = stack.processes.filter((p) => p.name.startsWith('dispatcher')).map((p) => String(p.child.pid));
+    expect(owners.rows.map((r) => r.pid).sort()).toEqual(dispatcherPids.sort());
+  }, 240_000);
+
+  it('withdraws claimed fires of a paused and a canceled schedule, whichever replica holds them', async () => {
+    await projectionCaughtUp();
+    const due = new Date(Date.now() + 2_500);
+    const paused = await planFire(store, scope, { endpoint: `${receiver.url}/paused`, at: due });
+    const canceled = await planFire(store, scope, { endpoint: `${receiver.url}/canceled`, at: due });
+    const more = await Promise.all(
+      [paused, canceled].flatMap(({ scheduleId }, k) =>
+        Array.from({ length: 4 }, () => planFire(store, scope, { endpoint: `${receiver.url}/${k === 0 ? 'paused' : 'canceled'}`, at: due, scheduleId })),
+      ),
+    );
+    const ids = [paused, canceled, ...more].map((p) => p.deliveryId);
+    await eventually(
+      async () =>
+        (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM dsp_due_fires WHERE delivery_id = ANY($1) AND lease_owner IS NOT NULL`, [ids])).rows[0].n === '10',
+      20_000,
+      20,
+    );
+    await withdrawSchedule(store, scope, paused.scheduleId, 'paused');
+    await withdrawSchedule(store, scope, canceled.scheduleId, 'canceled');
+    await planFire(store, scope, { endpoint: `${receiver.url}/control`, at: new Date(due.getTime() + 500) });
+    await eventually(async () => at('/control').length === 1, 20_000);
+    expect(at('/paused')).toHaveLength(0);
+    expect(at('/canceled')).toHaveLength(0);
+    const view = await eventually(async () => {
+      const res = await stack.api(`/v1/deliveries/${paused.deliveryId}`, { key: stack.keys.test });
+      return res.body?.state === 'canceled' ? (res.body as DeliveryView) : undefined;
+    }, 30_000, 250);
+    expect(view.attempts).toHaveLength(0);
+  }, 180_000);
+
+  it('reclaims the fires of a dispatcher killed with SIGKILL while holding their leases', async () => {
+    // This replica looks 30 s ahead, so it alone claims the fires below before it is killed.
+    const doomed = stack.startApp('dispatcher', { SCHEDSTACK_DISPATCH_LOOKAHEAD_MS: '30000' });
+    await ready(doomed);
+    await projectionCaughtUp();
+    const due = new Date(Date.now() + 5_000);
+    const planned = await Promise.all(Array.from({ length: 20 }, () => planFire(store, scope, { endpoint: `${receiver.url}/reclaim`, at: due })));
+    const ids = planned.map((p) => p.deliveryId);
+    await eventually(
+      async () =>
+        (
+          await pool.query<{ n: string }>(`SELECT count(*) AS n FROM dsp_due_fires WHERE delivery_id = ANY($1) AND split_part(lease_owner, ':', 2) = $2`, [
+            ids,
+            String(doomed.child.pid),
+          ])
+        ).rows[0].n === '20',
+      20_000,
+      20,
+    );
+    doomed.child.kill('SIGKILL');
+
+    await eventually(async () => at('/reclaim').length >= 20, 60_000);
+    const received = at('/reclaim').map((r) => r.headers['sched-delivery-id']);
+    expect(new Set(received)).toEqual(new Set(ids));
+    expect(received).toHaveLength(20);
+    const delivery = await eventually(async () => {
+      const res = await stack.api(`/v1/deliveries/${ids[0]}`, { key: stack.keys.test });
+      return res.body?.attempts?.length === 1 ? (res.body as DeliveryView) : undefined;
+    }, 90_000, 250);
+    expect(delivery.attempts[0]).toMatchObject({ n: 1, fire_kind: 'reclaim', status_code: 200 });
+    // Taken over only once the dead holder's lease ran out, 2 s after the fires were due.
+    expect(Date.parse(delivery.attempts[0].fired_at)).toBeGreaterThanOrEqual(due.getTime() + 2_000);
+  }, 180_000);
+});

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { Environment } from '@schedstack/contracts';
+import { type ApiStack, startApiStack } from '../support/api-stack';
+
+/** SPEC §3 idempotency, Stripe semantics, through the gateway. */
+describe('idempotent requests', () => {
+  let stack: ApiStack;
+
+  beforeAll(async () => {
+    stack = await startApiStack('idempotency');
+  });
+
+  afterAll(() => stack?.close());
+
+  const endpoint = () => `https://example.com/hooks/${randomUUID()}`;
+  const schedulesTo = async (url: string, environment: Environment = 'test') => {
+    const res = await stack.api('/v1/schedules?limit=100', { key: stack.keys[environment] });
+    return (res.body.data as { id: string; endpoint: string }[]).filter((s) => s.endpoint === url);
+  };
+  const post = (path: string, body: unknown, idempotencyKey?: string, environment: Environment = 'test') =>
+    stack.api(path, { key: stack.keys[environment], method: 'POST', body, headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {} });
+
+  it('replays the original status and body with Idempotent-Replayed when the key and request repeat', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    const first = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key);
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const again = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key);
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(JSON.stringify(again.body)).toBe(JSON.stringify(first.body));
+    expect(again.headers.get('request-id')).not.toBe(first.headers.get('request-id'));
+    expect(await schedulesTo(url)).toHaveLength(1);
+  });
+
+  it('treats the body field idempotency_key like the header, whatever the key order or spacing of the JSON', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    const first = await post('/v1/schedules', { endpoint: url, delay: '1h', headers: { a: '1', b: '2' }, idempotency_key: key });
+    expect(first.status).toBe(201);
+    const reordered = `{ "headers": {"b":"2", "a":"1"},\n "delay": "1h", "endpoint": ${JSON.stringify(url)} }`;
+    const again = await post('/v1/schedules', reordered, key);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.id).toBe(first.body.id);
+    expect(await schedulesTo(url)).toHaveLength(1);
+  });
+
+  it('answers 409 idempotency_key_reused when the key comes back with a different request, and writes nothing', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    expect((await post('/v1/schedules', { endpoint: url, delay: '1h' }, key)).status).toBe(201);
+    for (const [path, body] of [
+      ['/v1/schedules', { endpoint: url, delay: '2h' }],
+      ['/v1/schedules', { endpoint: url, delay: '1h', method: 'PUT' }],
+      ['/v1/schedules/sch_doesnotexist0000000000/pause', {}],
+    ] as const) {
+      const reused = await post(path, body, key);
+      expect(reused.status).toBe(409);
+      expect(reused.body.error).toMatchObject({ type: 'idempotency_error', code: 'idempotency_key_reused', request_id: reused.headers.get('request-id') });
+    }
+    expect(await schedulesTo(url)).toHaveLength(1);
+  });
+
+  it('creates exactly one schedule for 20 concurrent identical requests', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    const responses = await Promise.all(Array.from({ length: 20 }, () => post('/v1/schedules', { endpoint: url, cron: '0 9 * * *' }, key)));
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(201));
+    expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
+    expect(responses.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(19);
+    expect(await schedulesTo(url)).toHaveLength(1);
+  });
+
+  it('gives a live key and a test key with the same idempotency key independent schedules', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    const live = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key, 'live');
+    const test = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key, 'test');
+    expect([live.status, test.status]).toEqual([201, 201]);
+    expect(test.headers.get('idempotent-replayed')).toBeNull();
+    expect(live.body.id).not.toBe(test.body.id);
+    expect([live.body.mode, test.body.mode]).toEqual(['live', 'test']);
+    expect(await schedulesTo(url, 'live')).toHaveLength(1);
+    expect(await schedulesTo(url, 'test')).toHaveLength(1);
+  });
+
+  it('does not keep a request that failed validation, so the corrected retry with the same key runs', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    const bad = await post('/v1/schedules', { endpoint: url, delay: 'soon' }, key);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.param).toBe('delay');
+    const unknownField = await post('/v1/schedules', { endpoint: url, delay: '1h', colour: 'red' }, key);
+    expect(unknownField.status).toBe(400);
+    const fixed = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key);
+    expect(fixed.status).toBe(201);
+    expect(fixed.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('replays pause and resume, and a stored 404, with a fresh request id', async () => {
+    const created = await post('/v1/schedules', { endpoint: endpoint(), delay: '1h' });
+    const pauseKey = randomUUID();
+    const paused = await post(`/v1/schedules/${created.body.id}/pause`, undefined, pauseKey);
+    expect(paused.status).toBe(200);
+    await post(`/v1/schedules/${created.body.id}/resume`, undefined);
+    const replayed = await post(`/v1/schedules/${created.body.id}/pause`, undefined, pauseKey);
+    expect(replayed.status).toBe(200);
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(replayed.body).toEqual(paused.body);
+    // The replay did not pause it again: the schedule is still active after the resume.
+    expect((await stack.api(`/v1/schedules/${created.body.id}`, { key: stack.keys.test })).body.state).toBe('active');
+
+    const missingKey = randomUUID();
+    const missing = await post('/v1/schedules/sch_doesnotexist0000000000/pause', undefined, missingKey);
+    const missingAgain = await post('/v1/schedules/sch_doesnotexist0000000000/pause', undefined, missingKey);
+    expect([missing.status, missingAgain.status]).toEqual([404, 404]);
+    expect(missingAgain.headers.get('idempotent-replayed')).toBe('true');
+    expect(missingAgain.body.error.request_id).toBe(missingAgain.headers.get('request-id'));
+    expect({ ...missingAgain.body.error, request_id: null }).toEqual({ ...missing.body.error, request_id: null });
+  });
+
+  it('refuses malformed idempotency keys, and a header and body field that disagree', async () => {
+    const tooLong = await post('/v1/schedules', { endpoint: endpoint(), delay: '1h' }, 'k'.repeat(256));
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error).toMatchObject({ code: 'parameter_invalid', param: 'Idempotency-Key' });
+    const notString = await post('/v1/schedules', { endpoint: endpoint(), delay: '1h', idempotency_key: 42 });
+    expect(notString.status).toBe(400);
+    expect(notString.body.error.param).toBe('idempotency_key');
+    const disagree = await post('/v1/schedules', { endpoint: endpoint(), delay: '1h', idempotency_key: 'a' }, 'b');
+    expect(disagree.status).toBe(400);
+    expect(disagree.body.error.param).toBe('idempotency_key');
+  });
+});
