@@ -77,6 +77,15 @@ describe('environments — sessions, roles, members and API keys (SPEC §2)', ()
     edit_limits: (key) => stack.api('/v1/limits', { key, method: 'PATCH', body: { requests_per_second: 100_000 } }),
   };
 
+  it('keeps the delivery signing secret from viewers, who could forge deliveries with it', async () => {
+    const asViewer = await stack.api('/v1/signing-secret', { key: tokens.viewer });
+    expect(asViewer.status).toBe(403);
+    expect(asViewer.body.error.code).toBe('insufficient_permissions');
+    const asDeveloper = await stack.api('/v1/signing-secret', { key: tokens.developer });
+    expect(asDeveloper.status).toBe(200);
+    expect(asDeveloper.body.secret).toMatch(/^whsec_/);
+  });
+
   describe('the role table, cell by cell', () => {
     const cells = (Object.keys(ROLE_TABLE) as Permission[]).flatMap((permission) =>
       (Object.keys(ROLE_TABLE[permission]) as Who[]).map((who) => [permission, who, ROLE_TABLE[permission][who]] as const),

@@ -80,6 +80,8 @@ describe('schedules API (SPEC §3, local profile)', () => {
     });
 
     it('creates a cron schedule in its time zone with its recurrence settings, process and metadata', async () => {
+      // A schedule names a process that exists in its environment.
+      expect((await stack.api('/v1/processes', { key: stack.keys.test, body: { name: 'billing' } })).status).toBe(201);
       const endsAt = DateTime.utc().plus({ years: 1 }).startOf('second').toISO();
       const schedule = await create({
         endpoint: `${receiver.url}/never`,

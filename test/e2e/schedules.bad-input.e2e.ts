@@ -1,5 +1,6 @@
 import type { Environment } from '@schedstack/contracts';
 import { type ApiStack, startApiStack } from '../support/api-stack';
+import { eventually } from '../support/eventually';
 
 /**
  * SPEC §8: malformed requests get a Stripe-style 400 (or 401/403/404/413) naming the offending
@@ -243,7 +244,10 @@ describe('bad input (SPEC §8): a table of malformed requests', () => {
   beforeAll(async () => {
     stack = await startApiStack('bad_input');
     // One real schedule, so "nothing changed" is checked against a non-empty list.
-    expect((await stack.api('/v1/schedules', { key: stack.keys.test, body: { ...cron } })).status).toBe(201);
+    const seeded = await stack.api('/v1/schedules', { key: stack.keys.test, body: { ...cron } });
+    expect(seeded.status).toBe(201);
+    // The dispatcher projects its delivery asynchronously: wait for it, so the snapshot is settled.
+    await eventually(async () => (await stack.api(`/v1/deliveries?schedule=${seeded.body.id}`, { key: stack.keys.test })).body.data?.length === 1);
     before = await snapshot();
   });
 

@@ -40,7 +40,7 @@ async function loadBranding(): Promise<Branding> {
   const language = navigator.language.split('-')[0];
   const strings: Record<string, string> = {};
   for (const t of ((translations?.data as { data?: Record<string, unknown>[] } | undefined)?.data ?? [])) {
-    if (t.locale === language || t.locale === navigator.language) Object.assign(strings, (t.entries ?? t.messages ?? {}) as Record<string, string>);
+    if (t.locale === language || t.locale === navigator.language) Object.assign(strings, (t.messages ?? {}) as Record<string, string>);
   }
   return {
     productName: (theme.product_name as string) || DEFAULT_BRANDING.productName,

@@ -21,6 +21,21 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T |
   return { ...state, reload };
 }
 
+/** A user action (a button): `run(work, then)` keeps the API's error for display and calls `then` on success. */
+export function useAction(): { error: unknown; setError: (error: unknown) => void; run: (work: () => Promise<unknown>, then?: () => void) => Promise<void> } {
+  const [error, setError] = useState<unknown>(null);
+  const run = useCallback(async (work: () => Promise<unknown>, then?: () => void) => {
+    setError(null);
+    try {
+      await work();
+      then?.();
+    } catch (err) {
+      setError(err);
+    }
+  }, []);
+  return { error, setError, run };
+}
+
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
   const failure = error instanceof ApiFailure ? error : null;

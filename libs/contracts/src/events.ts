@@ -64,6 +64,8 @@ export interface EventDataMap extends EnvironmentsEventDataMap {
     ends_at?: string | null;
     max_fires?: number | null;
     process?: string | null;
+    /** The named process's delivery policy, resolved when the schedule was created. */
+    policy?: DeliveryPolicy | null;
     metadata?: ScheduleMetadata | null;
   };
   /**
@@ -95,6 +97,8 @@ export interface EventDataMap extends EnvironmentsEventDataMap {
     state: DeliveryState;
     /** When the next attempt is due (state retrying), else null. */
     next_attempt_at: string | null;
+    /** Set on platform-webhook deliveries (SPEC §6), so the webhooks service never reacts to them. */
+    webhook_endpoint_id?: string;
   };
   /** SPEC §4 replay: the delivery is sent again as attempt `attempt` (`fire_kind: replay`). */
   'delivery.replay_requested': {
@@ -109,6 +113,27 @@ export interface EventDataMap extends EnvironmentsEventDataMap {
   'signing_secret.created': { secret: string; created_at: string };
   /** The previous secret keeps signing until `previous_expires_at` (SPEC §4 rotation). */
   'signing_secret.rotated': { secret: string; previous_secret: string; previous_expires_at: string; rotated_at: string };
+  // ── webhook endpoints (webhooks) ────────────────────────────────────────────
+  /** SPEC §6; `secret` is sealed like the delivery signing secrets. */
+  'webhook_endpoint.created': { endpoint_id: string; url: string; events: string[]; enabled: boolean; description: string | null; secret: string; created_at: string };
+  'webhook_endpoint.updated': { endpoint_id: string; url?: string; events?: string[]; enabled?: boolean; description?: string | null; updated_at: string };
+  /** The new sealed secret signs every attempt from now on, pending retries included. */
+  'webhook_endpoint.secret_rotated': { endpoint_id: string; secret: string; rotated_at: string };
+  'webhook_endpoint.deleted': { endpoint_id: string; deleted_at: string };
+  /**
+   * One platform event for one endpoint, planned by the webhooks service; the dispatcher turns it
+   * into a due fire and a delivery with this id, signed with `secret` (sealed) instead of the
+   * environment's delivery signing secret.
+   */
+  'webhook.delivery_planned': {
+    delivery_id: string;
+    endpoint_id: string;
+    event_id: string;
+    event_type: string;
+    fire_at: string;
+    request: HttpRequestSpec;
+    secret: string;
+  };
 }
 
 /**
@@ -167,6 +192,11 @@ export const EVENT_CATALOG = {
   'delivery.replay_requested': { aggregate: 'delivery', dataClass: 'client' },
   'signing_secret.created': { aggregate: 'signing_secret', dataClass: 'client' },
   'signing_secret.rotated': { aggregate: 'signing_secret', dataClass: 'client' },
+  'webhook_endpoint.created': { aggregate: 'webhook_endpoint', dataClass: 'client' },
+  'webhook_endpoint.updated': { aggregate: 'webhook_endpoint', dataClass: 'client' },
+  'webhook_endpoint.secret_rotated': { aggregate: 'webhook_endpoint', dataClass: 'client' },
+  'webhook_endpoint.deleted': { aggregate: 'webhook_endpoint', dataClass: 'client' },
+  'webhook.delivery_planned': { aggregate: 'webhook_delivery', dataClass: 'client' },
   ...ENVIRONMENTS_EVENT_CATALOG,
 } as const satisfies { [T in EventType]: { aggregate: string; dataClass: DataClass } };
 

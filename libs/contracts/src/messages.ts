@@ -104,7 +104,8 @@ export interface DeliveryView {
   readonly id: string;
   readonly object: 'delivery';
   readonly mode: Environment;
-  readonly schedule: string;
+  /** Null for platform-webhook deliveries, which belong to a `webhook_endpoint` instead. */
+  readonly schedule: string | null;
   readonly state: DeliveryState;
   readonly fire_kind: FireKind;
   readonly scheduled_for: string;
@@ -112,6 +113,8 @@ export interface DeliveryView {
   readonly next_attempt_at?: string | null;
   readonly attempts: readonly AttemptRecord[];
   readonly created_at: string;
+  /** Platform-webhook deliveries (SPEC §6) only: the endpoint it goes to. */
+  readonly webhook_endpoint?: string;
 }
 
 /** `GET /v1/signing-secret` (SPEC §9): the environment's delivery signing secret(s). */
@@ -123,6 +126,63 @@ export interface SigningSecretView {
   readonly previous_secret: string | null;
   readonly previous_expires_at: string | null;
   readonly created_at: string;
+}
+
+// ── webhook endpoints (SPEC §6) ─────────────────────────────────────────────────
+/** Platform event types an endpoint may subscribe to (or `*`). */
+export const WEBHOOK_EVENT_TYPES = ['delivery.succeeded', 'delivery.failed', 'delivery.dead_lettered', 'schedule.completed', 'environment.cloned'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export interface WebhookEndpointView {
+  readonly id: string;
+  readonly object: 'webhook_endpoint';
+  readonly mode: Environment;
+  readonly url: string;
+  readonly description: string | null;
+  readonly events: readonly string[];
+  readonly enabled: boolean;
+  readonly created_at: string;
+}
+/** Create and rotate answers: the only responses that show the secret. */
+export interface WebhookEndpointWithSecret extends WebhookEndpointView {
+  readonly secret: string;
+}
+export interface WebhookEndpointInput {
+  readonly url?: string;
+  readonly events?: readonly string[];
+  readonly enabled?: boolean;
+  readonly description?: string | null;
+}
+export interface WebhookEndpointCommand extends Scoped {
+  readonly id?: string;
+  readonly input: WebhookEndpointInput;
+}
+
+// ── dispatch SLO (SPEC §7) ────────────────────────────────────────────────────
+export const SLO_WINDOWS = ['1h', '24h', '7d', '30d'] as const;
+export type SloWindow = (typeof SLO_WINDOWS)[number];
+export interface SloQuery extends Scoped {
+  readonly window: SloWindow;
+}
+/** Why an attempt does not count toward the SLO: its fire kind, or `non_live` for test and sandbox. */
+export type SloExclusion = Exclude<FireKind, 'first'> | 'non_live';
+export interface SloReport {
+  readonly object: 'slo';
+  readonly mode: Environment;
+  readonly window: SloWindow;
+  readonly from: string;
+  readonly to: string;
+  readonly objective: { readonly percentile: 99; readonly threshold_ms: number; readonly target: number };
+  readonly eligible_count: number;
+  /** Eligible attempts that left later than the threshold. */
+  readonly slow_count: number;
+  readonly lag_ms: { readonly p50: number | null; readonly p90: number | null; readonly p99: number | null };
+  readonly excluded: Readonly<Record<SloExclusion, number>>;
+  /** Budget = (1 − target) × eligible fires may be slow; `remaining` is the fraction left (negative when overspent). */
+  readonly error_budget: { readonly allowed: number; readonly consumed: number; readonly remaining: number };
+  /** Slow fraction ÷ allowed fraction: 1 spends the budget exactly over the window. */
+  readonly burn_rate: number;
+  readonly series: readonly { readonly at: string; readonly p99_ms: number | null; readonly count: number }[];
 }
 
 // ── health ────────────────────────────────────────────────────────────────────

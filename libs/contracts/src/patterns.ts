@@ -50,9 +50,16 @@ export const PATTERNS = {
     listDeadLetters: 'dispatcher.dead_letters.list',
     getSigningSecret: 'dispatcher.signing_secret.get',
     rotateSigningSecret: 'dispatcher.signing_secret.rotate',
+    getSlo: 'dispatcher.slo.get',
     health: 'dispatcher.health',
   },
   webhooks: {
+    createEndpoint: 'webhooks.endpoints.create',
+    listEndpoints: 'webhooks.endpoints.list',
+    getEndpoint: 'webhooks.endpoints.get',
+    updateEndpoint: 'webhooks.endpoints.update',
+    deleteEndpoint: 'webhooks.endpoints.delete',
+    rotateEndpointSecret: 'webhooks.endpoints.rotate_secret',
     health: 'webhooks.health',
   },
 } as const;

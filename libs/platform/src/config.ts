@@ -35,6 +35,8 @@ export interface PlatformConfig {
   readonly busPrefix: string;
   readonly eventsSubjectPrefix: string;
   readonly version: string;
+  /** SPEC §7 objective: p99 dispatch lag threshold (SCHEDSTACK_SLO_OBJECTIVE_MS, default 300). */
+  readonly sloObjectiveMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -81,6 +83,7 @@ export function loadConfig(profile: Profile, env: NodeJS.ProcessEnv = process.en
     busPrefix: env.SCHEDSTACK_BUS_PREFIX ?? '',
     eventsSubjectPrefix: env.SCHEDSTACK_EVENTS_PREFIX || 'events',
     version: packageVersion(),
+    sloObjectiveMs: intFrom(env, 'SCHEDSTACK_SLO_OBJECTIVE_MS', 300, 1, 3_600_000),
   };
 }
 

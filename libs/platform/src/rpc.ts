@@ -2,6 +2,7 @@ import { type ArgumentsHost, Catch, Logger, type RpcExceptionFilter } from '@nes
 import { type ClientProxy, RpcException } from '@nestjs/microservices';
 import { ApiError, type ApiErrorBody, DomainError, domainErrorBody, isApiErrorBody } from '@schedstack/contracts';
 import { firstValueFrom, type Observable, throwError, timeout } from 'rxjs';
+import { tracedSend, withTraceContext } from './trace-context';
 
 const logger = new Logger('rpc');
 
@@ -28,7 +29,11 @@ export function toErrorBody(exception: unknown): ApiErrorBody {
 }
 
 /** Caller side: one request/reply with a deadline; a refused request comes back as ApiError. */
-export async function request<T>(client: ClientProxy, pattern: string, payload: unknown, timeoutMs = 10_000): Promise<T> {
+export function request<T>(client: ClientProxy, pattern: string, payload: unknown, timeoutMs = 10_000): Promise<T> {
+  return tracedSend(pattern, () => send<T>(client, pattern, withTraceContext(payload), timeoutMs));
+}
+
+async function send<T>(client: ClientProxy, pattern: string, payload: unknown, timeoutMs: number): Promise<T> {
   try {
     return await firstValueFrom(client.send<T>(pattern, payload).pipe(timeout(timeoutMs)));
   } catch (error) {

@@ -26,6 +26,20 @@ export class ScopedReadModel<View> {
     return rows[0] ? this.present(rows[0].view) : null;
   }
 
+  /** How many rows of the scope match: each filter allows any of its values (e.g. state ∈ {active, paused}). */
+  async count(scope: Scope, filters: Readonly<Record<string, readonly string[]>> = {}): Promise<number> {
+    const params: unknown[] = [scope.projectId, scope.environment];
+    const where = ['project_id = $1', 'environment = $2'];
+    for (const [name, values] of Object.entries(filters)) {
+      const column = this.filterColumns[name];
+      if (!column) throw new Error(`filter ${name} is not declared for ${this.table}`);
+      params.push(values);
+      where.push(`${column} = ANY($${params.length})`);
+    }
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.table} WHERE ${where.join(' AND ')}`, params);
+    return Number(rows[0].n);
+  }
+
   /** Newest first, Stripe-style cursor: `starting_after` is the id of the last item already seen. */
   async list(
     scope: Scope,

@@ -5,3 +5,4 @@ export * from './local-database';
 export * from './distributed-runtime';
 export * from './relay-leadership';
 export * from './service-process';
+export * from './telemetry';

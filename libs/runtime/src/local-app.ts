@@ -10,6 +10,7 @@ import { SchedulesServiceModule } from '@schedstack/schedules-service';
 import { WebhooksServiceModule } from '@schedstack/webhooks-service';
 import { createLocalRuntime } from './local-runtime';
 import { PlatformModule } from './platform.module';
+import { startTelemetry } from './telemetry';
 
 export interface LocalApp {
   readonly app: INestApplication;
@@ -29,6 +30,7 @@ export async function startLocalApp(
   databaseUrl: string,
   options: { logger?: LoggerService | LogLevel[] | false } = {},
 ): Promise<LocalApp> {
+  startTelemetry('schedstack');
   const runtime = await createLocalRuntime(config, databaseUrl);
 
   @Module({ imports: [PlatformModule.forRoot(runtime.adapters), ...SERVICE_MODULES, GatewayApiModule] })

@@ -1,8 +1,9 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import type { ClientProxy } from '@nestjs/microservices';
 import { EVENT_STORE, type EventStore } from '@schedstack/event-store';
 import { BUS_CLIENT, EVENT_FEED, type EventFeed } from '@schedstack/messaging';
-import { CLOCK, type Clock, PG_POOL, PLATFORM_CONFIG, PlatformHealth, type PlatformConfig, systemClock } from '@schedstack/platform';
+import { CLOCK, type Clock, PG_POOL, PLATFORM_CONFIG, PlatformHealth, type PlatformConfig, systemClock, TraceContextInterceptor } from '@schedstack/platform';
 import type { Pool } from 'pg';
 
 /** The adapters one process runs with; which ones is decided once, by the profile (STYLE §3). */
@@ -29,6 +30,8 @@ export class PlatformModule {
       { provide: CLOCK, useValue: adapters.clock ?? systemClock },
       PlatformHealth,
     ];
-    return { module: PlatformModule, global: true, providers, exports: providers.map((p) => ('provide' in p ? p.provide : p)) };
+    // SPEC §7: every message handler of the process continues the sender's trace.
+    const tracing = { provide: APP_INTERCEPTOR, useClass: TraceContextInterceptor };
+    return { module: PlatformModule, global: true, providers: [...providers, tracing], exports: providers.map((p) => ('provide' in p ? p.provide : p)) };
   }
 }

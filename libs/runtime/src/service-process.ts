@@ -6,6 +6,7 @@ import { loadConfig, type PlatformConfig } from '@schedstack/platform';
 import { createDistributedRuntime } from './distributed-runtime';
 import { startMetricsServer } from './metrics-server';
 import { PlatformModule } from './platform.module';
+import { startTelemetry } from './telemetry';
 
 export interface ServiceProcessOptions {
   /** Service name: NATS queue group and log prefix. */
@@ -24,6 +25,7 @@ export interface ServiceProcess {
 /** One app of the distributed profile: the shared bootstrap every `apps/<service>/main.ts` calls. */
 export async function startServiceProcess(options: ServiceProcessOptions): Promise<ServiceProcess> {
   const config = loadConfig('distributed');
+  startTelemetry(options.service);
   const logger = new Logger(options.service);
   const runtime = await createDistributedRuntime(config, options.service);
 

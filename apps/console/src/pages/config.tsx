@@ -2,7 +2,7 @@ import { type FormEvent, useState } from 'react';
 import { client, unwrap } from '../api';
 import type { ListOf } from '../model';
 import { navigate } from '../router';
-import { Empty, ErrorBox, Field, Loading, Time, useLoad } from '../ui';
+import { Empty, ErrorBox, Field, Loading, Time, useAction, useLoad } from '../ui';
 
 /** SPEC §5 configuration resources, each with an example body to start from. */
 const RESOURCES = {
@@ -13,7 +13,7 @@ const RESOURCES = {
   },
   themes: { title: 'Themes', help: 'Console branding: product name, colours, logo.', example: { name: 'default', product_name: 'Acme Scheduler', colors: { primary: '#0f766e' }, logo_url: null } },
   fields: { title: 'Fields', help: 'Metadata fields that validate a schedule\u2019s "metadata".', example: { name: 'customer_id', type: 'string', required: true } },
-  translations: { title: 'Translations', help: 'Locale → key → text for the console and notifications.', example: { locale: 'de', entries: { 'nav.schedules': 'Zeitpläne' } } },
+  translations: { title: 'Translations', help: 'Locale → key → text for the console and notifications.', example: { locale: 'de', messages: { 'nav.schedules': 'Zeitpläne' } } },
   'dataset-schemas': { title: 'Dataset schemas', help: 'Fields of a dataset; rows are client data and never cloned.', example: { name: 'customers', fields: [{ name: 'email', type: 'string', required: true }] } },
 } as const;
 
@@ -60,16 +60,16 @@ function ResourceEditor({ resource }: { resource: Resource }) {
   const { data, error, loading, reload } = useLoad(() => unwrap<ListOf<ConfigObject>>(client.GET(path as never, {} as never)), [resource]);
   const [json, setJson] = useState(JSON.stringify(spec.example, null, 2));
   const [editing, setEditing] = useState<string | null>(null);
-  const [actionError, setActionError] = useState<unknown>(null);
+  const action = useAction();
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    setActionError(null);
+    action.setError(null);
     let body: unknown;
     try {
       body = JSON.parse(json);
     } catch (err) {
-      setActionError(new Error(`Not valid JSON: ${(err as Error).message}`));
+      action.setError(new Error(`Not valid JSON: ${(err as Error).message}`));
       return;
     }
     try {
@@ -79,7 +79,7 @@ function ResourceEditor({ resource }: { resource: Resource }) {
       setJson(JSON.stringify(spec.example, null, 2));
       reload();
     } catch (err) {
-      setActionError(err);
+      action.setError(err);
     }
   };
 
@@ -123,14 +123,7 @@ function ResourceEditor({ resource }: { resource: Resource }) {
                     <button
                       type="button"
                       className="btn btn-danger btn-small"
-                      onClick={async () => {
-                        try {
-                          await unwrap(client.DELETE(`${path}/{id}` as never, { params: { path: { id: o.id } } } as never));
-                          reload();
-                        } catch (err) {
-                          setActionError(err);
-                        }
-                      }}
+                      onClick={() => action.run(() => unwrap(client.DELETE(`${path}/{id}` as never, { params: { path: { id: o.id } } } as never)), reload)}
                     >
                       Delete
                     </button>
@@ -146,7 +139,7 @@ function ResourceEditor({ resource }: { resource: Resource }) {
         <Field label="JSON" hint="The API validates it and names the field when something is wrong.">
           <textarea className="mono" rows={14} value={json} onChange={(e) => setJson(e.target.value)} aria-label={`${spec.title} JSON`} />
         </Field>
-        <ErrorBox error={actionError} />
+        <ErrorBox error={action.error} />
         <div className="actions">
           {editing && (
             <button type="button" className="btn btn-ghost" onClick={() => (setEditing(null), setJson(JSON.stringify(spec.example, null, 2)))}>

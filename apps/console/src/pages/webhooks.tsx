@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { client, unwrap } from '../api';
 import type { ListOf } from '../model';
-import { Badge, CodeBlock, Empty, ErrorBox, Field, Loading, Time, useLoad } from '../ui';
+import { Badge, CodeBlock, Empty, ErrorBox, Field, Loading, Time, useAction, useLoad } from '../ui';
 
 interface WebhookEndpoint {
   id: string;
@@ -33,7 +33,7 @@ export function WebhooksPage() {
 function SigningSecretCard() {
   const { data, error, loading, reload } = useLoad(() => unwrap<SigningSecret>(client.GET('/v1/signing-secret', {})), []);
   const [shown, setShown] = useState(false);
-  const [actionError, setActionError] = useState<unknown>(null);
+  const action = useAction();
   return (
     <div className="card">
       <h2>Delivery signing secret</h2>
@@ -42,7 +42,7 @@ function SigningSecretCard() {
         signing for 24 hours so receivers can switch over.
       </p>
       {loading && <Loading />}
-      <ErrorBox error={error ?? actionError} />
+      <ErrorBox error={error ?? action.error} />
       {data && (
         <>
           {shown ? <CodeBlock code={data.secret} /> : <p className="mono">whsec_••••••••••••</p>}
@@ -64,7 +64,7 @@ function SigningSecretCard() {
                   await unwrap(client.POST('/v1/signing-secret/rotate', {}));
                   reload();
                 } catch (err) {
-                  setActionError(err);
+                  action.setError(err);
                 }
               }}
             >
@@ -82,17 +82,17 @@ function EndpointsCard() {
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState('delivery.dead_lettered, delivery.failed');
   const [created, setCreated] = useState<WebhookEndpoint | null>(null);
-  const [actionError, setActionError] = useState<unknown>(null);
+  const action = useAction();
   const add = async (e: FormEvent) => {
     e.preventDefault();
-    setActionError(null);
+    action.setError(null);
     try {
       const list = events.split(',').map((s) => s.trim()).filter(Boolean);
       setCreated(await unwrap<WebhookEndpoint>(client.POST('/v1/webhook-endpoints' as never, { body: { url, events: list } } as never)));
       setUrl('');
       reload();
     } catch (err) {
-      setActionError(err);
+      action.setError(err);
     }
   };
   return (
@@ -116,7 +116,7 @@ function EndpointsCard() {
           <CodeBlock code={created.secret} />
         </div>
       )}
-      <ErrorBox error={error ?? actionError} />
+      <ErrorBox error={error ?? action.error} />
       {loading && <Loading />}
       {data && data.data.length === 0 && <Empty title="No endpoints yet." />}
       {data && data.data.length > 0 && (
@@ -141,14 +141,7 @@ function EndpointsCard() {
                   <button
                     type="button"
                     className="btn btn-danger btn-small"
-                    onClick={async () => {
-                      try {
-                        await unwrap(client.DELETE('/v1/webhook-endpoints/{id}' as never, { params: { path: { id: w.id } } } as never));
-                        reload();
-                      } catch (err) {
-                        setActionError(err);
-                      }
-                    }}
+                    onClick={() => action.run(() => unwrap(client.DELETE('/v1/webhook-endpoints/{id}' as never, { params: { path: { id: w.id } } } as never)), reload)}
                   >
                     Delete
                   </button>

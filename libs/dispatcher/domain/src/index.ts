@@ -10,3 +10,4 @@ export {
   type SigningSecretState,
 } from './signing-secret.decider';
 export { deliveryDecider, type DeliveryAggregateState, type DeliveryCommand, type DeliveryEvent } from './delivery.decider';
+export * from './slo';

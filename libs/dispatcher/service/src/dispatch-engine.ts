@@ -20,6 +20,7 @@ import type { Clock } from '@schedstack/platform';
 import type { Pool } from 'pg';
 import { AttemptRecorder } from './attempt-recorder';
 import { recordDispatch } from './dispatch-lag.metric';
+import { countOutcome, countReclaim } from './delivery.metrics';
 import { type ClaimedFire, DueFires, isMocked, originKey } from './due-fires';
 import type { HttpSender, OutboundResult } from './http-sender';
 import { type SealedSecrets, SigningSecrets } from './signing-secrets';
@@ -160,11 +161,14 @@ export class DispatchEngine {
     await this.dueFires.release(unarmed).catch(() => undefined);
   }
 
-  /** The sealed secrets of each fire's environment; an environment without one gets its first now. */
+  /** The sealed secrets each fire signs with: its own (webhooks) or its environment's, created on first use. */
   private async secretsFor(fires: readonly ClaimedFire[]): Promise<Map<string, SealedSecrets>> {
     const byScope = new Map<string, SealedSecrets | null>();
+    const result = new Map<string, SealedSecrets>();
     for (const fire of fires) {
-      if (fire.signing_secret) {
+      // A platform webhook signs with its endpoint's secret (SPEC §6), never the environment's.
+      if (fire.own_secret) result.set(fire.id, { current: fire.own_secret, previous: null, previousExpiresAt: null });
+      else if (fire.signing_secret) {
         byScope.set(`${fire.project_id}|${fire.environment}`, {
           current: fire.signing_secret,
           previous: fire.previous_secret,
@@ -172,7 +176,7 @@ export class DispatchEngine {
         });
       }
     }
-    const missing = fires.filter((f) => !byScope.has(`${f.project_id}|${f.environment}`));
+    const missing = fires.filter((f) => !f.own_secret && !byScope.has(`${f.project_id}|${f.environment}`));
     for (const fire of missing) {
       const key = `${fire.project_id}|${fire.environment}`;
       if (byScope.has(key)) continue;
@@ -182,9 +186,9 @@ export class DispatchEngine {
       });
       byScope.set(key, state ? SigningSecrets.sealedOf(state) : null);
     }
-    const result = new Map<string, SealedSecrets>();
     const unsigned: string[] = [];
     for (const fire of fires) {
+      if (fire.own_secret) continue;
       const sealed = byScope.get(`${fire.project_id}|${fire.environment}`);
       if (sealed) result.set(fire.id, sealed);
       else unsigned.push(fire.id);
@@ -215,6 +219,7 @@ export class DispatchEngine {
     if (this.armed.has(fire.id) || this.inFlight.has(fire.id)) return;
     const now = this.clock.now();
     const fireKind: FireKind = fire.claims > 1 ? 'reclaim' : fire.deferred_kind ?? fire.fire_kind;
+    if (fireKind === 'reclaim') countReclaim(fire.environment);
     const sendAt = Math.max(now.getTime(), new Date(fire.fire_at).getTime());
     const headers = this.headersFor(fire, secrets, sendAt);
     const timer = setTimeout(() => this.onTimer(fire.id), sendAt - now.getTime());
@@ -240,7 +245,7 @@ export class DispatchEngine {
     return {
       ...headers,
       'sched-delivery-id': fire.delivery_id,
-      'sched-schedule-id': fire.schedule_id,
+      ...(fire.webhook_endpoint_id ? { 'sched-webhook-endpoint-id': fire.webhook_endpoint_id } : { 'sched-schedule-id': fire.schedule_id }),
       'sched-attempt': String(fire.attempt),
       'sched-mode': fire.environment,
       'user-agent': this.options.userAgent,
@@ -327,8 +332,10 @@ export class DispatchEngine {
       attempt,
       state: step.kind === 'succeeded' ? 'succeeded' : step.kind === 'retry' ? 'retrying' : 'dead_lettered',
       next_attempt_at: step.kind === 'retry' ? step.retryAt.toISOString() : null,
+      ...(fire.webhook_endpoint_id ? { webhook_endpoint_id: fire.webhook_endpoint_id } : {}),
     };
     this.recorder.record(scope, fire.id, data, settled);
+    countOutcome(fire.environment, data.state);
     recordDispatch({
       environment: fire.environment,
       fireKind,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ApiError, type DeliveryView, type GetByIdQuery, type ListQuery, type Scoped, type SigningSecretView, streamName } from '@schedstack/contracts';
+import { ApiError, type DeliveryView, type GetByIdQuery, type ListQuery, type Scoped, type SigningSecretView, type SloQuery, type SloReport, streamName } from '@schedstack/contracts';
 import { deliveryDecider } from '@schedstack/dispatcher-domain';
 import { EVENT_STORE, type EventStore } from '@schedstack/event-store';
 import { EVENT_FEED, type EventFeed } from '@schedstack/messaging';
@@ -17,8 +17,10 @@ import {
 import type { Pool } from 'pg';
 import { DEFAULT_ENGINE_OPTIONS, DispatchEngine } from './dispatch-engine';
 import { createDispatcherProjection, DISPATCHER_MIGRATIONS, signingSecretsProjection } from './dispatcher.projection';
+import { exposeQueueDepth } from './delivery.metrics';
 import { HTTP_SENDER, type HttpSender } from './http-sender';
 import { SigningSecrets } from './signing-secrets';
+import { sloReport } from './slo-report';
 
 const DUE_FIRES_PROJECTION = 'dispatcher.due-fires';
 
@@ -33,15 +35,15 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(EVENT_FEED) feed: EventFeed,
-    @Inject(PG_POOL) pool: Pool,
+    @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(HTTP_SENDER) private readonly sender: HttpSender,
-    @Inject(PLATFORM_CONFIG) config: PlatformConfig,
+    @Inject(PLATFORM_CONFIG) private readonly config: PlatformConfig,
   ) {
     const dueFires = createDispatcherProjection({ onWithdrawn: (ids) => this.engine.withdraw(ids) });
     this.readModels = new ReadModels(pool, feed, 'dispatcher', DISPATCHER_MIGRATIONS, [dueFires, signingSecretsProjection]);
-    this.deliveries = new ScopedReadModel<DeliveryView>(pool, 'dsp_deliveries', { schedule: 'schedule_id', state: 'state' }, (view) => ({
-      ...orderKeys(view, ['id', 'object', 'mode', 'schedule', 'state', 'fire_kind', 'scheduled_for', 'next_attempt_at', 'attempts', 'created_at']),
+    this.deliveries = new ScopedReadModel<DeliveryView>(pool, 'dsp_deliveries', { schedule: 'schedule_id', state: 'state', webhook_endpoint: 'webhook_endpoint_id' }, (view) => ({
+      ...orderKeys(view, ['id', 'object', 'mode', 'schedule', 'webhook_endpoint', 'state', 'fire_kind', 'scheduled_for', 'next_attempt_at', 'attempts', 'created_at']),
       attempts: view.attempts.map((a) =>
         orderKeys(a, ['n', 'fire_kind', 'scheduled_for', 'fired_at', 'status_code', 'duration_ms', 'response_body', 'error', 'mocked']),
       ),
@@ -63,9 +65,11 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
 
   onApplicationBootstrap(): void {
     this.engine.start();
+    exposeQueueDepth(this.pool);
   }
 
   async onModuleDestroy(): Promise<void> {
+    exposeQueueDepth(null);
     await this.engine.stop();
     await this.readModels.stop();
     await this.sender.close();
@@ -103,5 +107,10 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
 
   rotateSigningSecret({ scope }: Scoped): Promise<SigningSecretView> {
     return this.signingSecrets.rotate(scope);
+  }
+
+  /** SPEC §7 `GET /v1/slo`, from the recorded attempts of the caller's environment. */
+  slo(query: SloQuery): Promise<SloReport> {
+    return sloReport(this.pool, query, this.clock.now(), this.config.sloObjectiveMs);
   }
 }

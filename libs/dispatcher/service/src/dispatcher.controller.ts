@@ -1,6 +1,6 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { type GetByIdQuery, type ListQuery, PATTERNS, type Scoped } from '@schedstack/contracts';
+import { type GetByIdQuery, type ListQuery, PATTERNS, type Scoped, type SloQuery } from '@schedstack/contracts';
 import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
 import { DispatcherApplication } from './dispatcher.application';
 
@@ -40,6 +40,11 @@ export class DispatcherController {
   @MessagePattern(PATTERNS.dispatcher.rotateSigningSecret)
   rotateSigningSecret(@Payload() command: Scoped) {
     return this.dispatcher.rotateSigningSecret(command);
+  }
+
+  @MessagePattern(PATTERNS.dispatcher.getSlo)
+  slo(@Payload() query: SloQuery) {
+    return this.dispatcher.slo(query);
   }
 
   @MessagePattern(PATTERNS.dispatcher.health)

@@ -58,6 +58,30 @@ export const DISPATCHER_MIGRATIONS: readonly Migration[] = [
             PRIMARY KEY (project_id, environment));
           CREATE TABLE dsp_rate_buckets (key text PRIMARY KEY, tat_ms double precision);`,
   },
+  {
+    // Platform webhooks (SPEC §6): a fire may carry its own sealed secret (its endpoint's); for
+    // those rows schedule_id holds the endpoint id. dsp_attempts: one row per attempt, for the SLO.
+    id: '003_webhook_fires_and_attempts',
+    sql: `ALTER TABLE dsp_due_fires ADD COLUMN webhook_endpoint_id text, ADD COLUMN signing_secret text;
+          ALTER TABLE dsp_deliveries ADD COLUMN webhook_endpoint_id text, ADD COLUMN signing_secret text;
+          CREATE INDEX dsp_due_fires_by_endpoint ON dsp_due_fires (webhook_endpoint_id) WHERE state = 'pending' AND webhook_endpoint_id IS NOT NULL;
+          CREATE INDEX dsp_deliveries_by_endpoint ON dsp_deliveries (project_id, environment, webhook_endpoint_id, created_at DESC, id DESC);
+          CREATE TABLE dsp_attempts (
+            project_id text NOT NULL,
+            environment text NOT NULL,
+            delivery_id text NOT NULL,
+            n integer NOT NULL,
+            fire_kind text NOT NULL,
+            fired_at timestamptz NOT NULL,
+            lag_ms double precision NOT NULL,
+            PRIMARY KEY (project_id, environment, delivery_id, n));
+          CREATE INDEX dsp_attempts_window ON dsp_attempts (project_id, environment, fired_at);
+          INSERT INTO dsp_attempts (project_id, environment, delivery_id, n, fire_kind, fired_at, lag_ms)
+          SELECT d.project_id, d.environment, d.id, (a->>'n')::int, a->>'fire_kind', (a->>'fired_at')::timestamptz,
+                 greatest(0, extract(epoch FROM (a->>'fired_at')::timestamptz - (a->>'scheduled_for')::timestamptz) * 1000)
+            FROM dsp_deliveries d, jsonb_array_elements(d.view->'attempts') a
+          ON CONFLICT DO NOTHING;`,
+  },
 ];
 
 export interface DispatcherProjectionHooks {
@@ -76,7 +100,16 @@ export interface DispatcherProjectionHooks {
 export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}): ProjectionDefinition {
   return {
     name: 'dispatcher.due-fires',
-    types: ['schedule.fire_planned', 'schedule.paused', 'schedule.canceled', 'delivery.attempted', 'delivery.replay_requested'],
+    types: [
+      'schedule.fire_planned',
+      'schedule.paused',
+      'schedule.canceled',
+      'delivery.attempted',
+      'delivery.replay_requested',
+      'webhook.delivery_planned',
+      'webhook_endpoint.secret_rotated',
+      'webhook_endpoint.deleted',
+    ],
     async apply(client: PoolClient, event: RecordedEvent) {
       const parsed = parseStreamName(event.streamName);
       if (!parsed) return;
@@ -108,9 +141,52 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
           );
           return;
         }
+        case 'webhook.delivery_planned': {
+          const data = event.data as EventDataMap['webhook.delivery_planned'];
+          const view: DeliveryView = {
+            id: data.delivery_id,
+            object: 'delivery',
+            mode: environment,
+            schedule: null,
+            state: 'scheduled',
+            fire_kind: 'first',
+            scheduled_for: data.fire_at,
+            next_attempt_at: data.fire_at,
+            attempts: [],
+            created_at: event.createdAt.toISOString(),
+            webhook_endpoint: data.endpoint_id,
+          };
+          await client.query(
+            `INSERT INTO dsp_deliveries (project_id, environment, id, schedule_id, state, request, view, created_at, webhook_endpoint_id, signing_secret)
+             VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7, $4, $8) ON CONFLICT DO NOTHING`,
+            [projectId, environment, data.delivery_id, data.endpoint_id, data.request, view, view.created_at, data.secret],
+          );
+          await client.query(
+            `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, webhook_endpoint_id, signing_secret)
+             VALUES ($1, 1, $2, $3, $4, $5, $5, 'first', $6, $4, $7) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+            [data.delivery_id, projectId, environment, data.endpoint_id, data.fire_at, data.request, data.secret],
+          );
+          return;
+        }
+        case 'webhook_endpoint.secret_rotated': {
+          // Every later attempt, retries and replays included, signs with the endpoint's new secret.
+          const data = event.data as EventDataMap['webhook_endpoint.secret_rotated'];
+          for (const table of ['dsp_due_fires', 'dsp_deliveries']) {
+            await client.query(`UPDATE ${table} SET signing_secret = $4 WHERE project_id = $1 AND environment = $2 AND webhook_endpoint_id = $3`, [
+              projectId,
+              environment,
+              data.endpoint_id,
+              data.secret,
+            ]);
+          }
+          return;
+        }
+        case 'webhook_endpoint.deleted':
         case 'schedule.paused':
         case 'schedule.canceled': {
-          const data = event.data as EventDataMap['schedule.canceled'];
+          // A deleted endpoint's pending webhook deliveries stop, like a canceled schedule's fires.
+          const ownerId = event.type === 'webhook_endpoint.deleted' ? (event.data as EventDataMap['webhook_endpoint.deleted']).endpoint_id : (event.data as EventDataMap['schedule.canceled']).schedule_id;
+          const data = { schedule_id: ownerId };
           const { rows } = await client.query<{ id: string }>(
             `UPDATE dsp_due_fires SET state = 'canceled'
               WHERE project_id = $1 AND environment = $2 AND schedule_id = $3 AND state = 'pending' RETURNING id`,
@@ -138,6 +214,12 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
               RETURNING d.state`,
             [projectId, environment, data.delivery_id, data.state, JSON.stringify([data.attempt]), data.next_attempt_at],
           );
+          const lagMs = Math.max(0, new Date(data.attempt.fired_at).getTime() - new Date(data.attempt.scheduled_for).getTime());
+          await client.query(
+            `INSERT INTO dsp_attempts (project_id, environment, delivery_id, n, fire_kind, fired_at, lag_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+            [projectId, environment, data.delivery_id, data.attempt.n, data.attempt.fire_kind, data.attempt.fired_at, lagMs],
+          );
           // The engine marks it done too (batched); this makes it certain even if that write was lost.
           await client.query(`UPDATE dsp_due_fires SET state = 'done' WHERE delivery_id = $1 AND attempt = $2 AND state = 'pending'`, [
             data.delivery_id,
@@ -145,8 +227,10 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
           ]);
           if (rows[0]?.state === 'retrying' && data.next_attempt_at) {
             await client.query(
-              `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy)
-               SELECT delivery_id, $2::int + 1, round_attempt + 1, project_id, environment, schedule_id, $3, $3, 'retry', request, policy
+              `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy,
+                                          webhook_endpoint_id, signing_secret)
+               SELECT delivery_id, $2::int + 1, round_attempt + 1, project_id, environment, schedule_id, $3, $3, 'retry', request, policy,
+                      webhook_endpoint_id, signing_secret
                  FROM dsp_due_fires WHERE delivery_id = $1 AND attempt = $2
                ON CONFLICT (delivery_id, attempt) DO NOTHING`,
               [data.delivery_id, data.attempt.n, data.next_attempt_at],
@@ -156,16 +240,17 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
         }
         case 'delivery.replay_requested': {
           const data = event.data as EventDataMap['delivery.replay_requested'];
-          const { rows } = await client.query<{ request: unknown; policy: unknown }>(
+          const { rows } = await client.query<{ request: unknown; policy: unknown; webhook_endpoint_id: string | null; signing_secret: string | null }>(
             `UPDATE dsp_deliveries SET state = 'scheduled', view = view || jsonb_build_object('state', 'scheduled', 'next_attempt_at', $4::text)
-              WHERE project_id = $1 AND environment = $2 AND id = $3 RETURNING request, policy`,
+              WHERE project_id = $1 AND environment = $2 AND id = $3 RETURNING request, policy, webhook_endpoint_id, signing_secret`,
             [projectId, environment, data.delivery_id, data.replay_at],
           );
           if (!rows[0]) return;
           await client.query(
-            `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy)
-             VALUES ($1, $2, 1, $3, $4, $5, $6, $6, 'replay', $7, $8) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-            [data.delivery_id, data.attempt, projectId, environment, data.schedule_id, data.replay_at, rows[0].request, rows[0].policy],
+            `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy,
+                                        webhook_endpoint_id, signing_secret)
+             VALUES ($1, $2, 1, $3, $4, $5, $6, $6, 'replay', $7, $8, $9, $10) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+            [data.delivery_id, data.attempt, projectId, environment, data.schedule_id, data.replay_at, rows[0].request, rows[0].policy, rows[0].webhook_endpoint_id, rows[0].signing_secret],
           );
           return;
         }

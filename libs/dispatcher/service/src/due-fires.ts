@@ -24,6 +24,9 @@ export interface ClaimedFire {
   readonly signing_secret: string | null;
   readonly previous_secret: string | null;
   readonly previous_expires_at: Date | null;
+  /** Platform-webhook fires (SPEC §6): the endpoint, and its sealed secret, which signs instead of the environment's. */
+  readonly webhook_endpoint_id: string | null;
+  readonly own_secret: string | null;
 }
 
 export interface Deferral {
@@ -75,7 +78,7 @@ export class DueFires {
              FOR UPDATE SKIP LOCKED)
           RETURNING f.*)
        SELECT c.id, c.delivery_id, c.attempt, c.round_attempt, c.project_id, c.environment, c.schedule_id, c.fire_at, c.scheduled_for,
-              c.fire_kind, c.deferred_kind, c.request, c.policy, c.claims,
+              c.fire_kind, c.deferred_kind, c.request, c.policy, c.claims, c.webhook_endpoint_id, c.signing_secret AS own_secret,
               s.secret AS signing_secret, s.previous_secret, s.previous_expires_at
          FROM claimed c
          LEFT JOIN dsp_signing_secrets s ON s.project_id = c.project_id AND s.environment = c.environment

@@ -19,7 +19,7 @@ export class DeliveriesHttpController {
   constructor(@Inject(BUS_CLIENT) private readonly bus: ClientProxy) {}
 
   @Get()
-  @ApiOperation({ summary: 'List deliveries', description: 'Newest first; filter by `schedule` and `state`.' })
+  @ApiOperation({ summary: 'List deliveries', description: 'Newest first; filter by `schedule`, `webhook_endpoint` and `state`.' })
   @ApiOkResponse({ type: DeliveryListModel })
   @ApiErrors(invalid('limit', 'limit must be an integer from 1 to 100'))
   list(@CurrentScope() scope: Scope, @Query() query: ListDeliveriesDto): Promise<ListResult<DeliveryView>> {
@@ -27,7 +27,7 @@ export class DeliveriesHttpController {
       scope,
       limit: parseLimit(query.limit),
       starting_after: query.starting_after,
-      filters: { schedule: query.schedule, state: query.state },
+      filters: { schedule: query.schedule, state: query.state, webhook_endpoint: query.webhook_endpoint },
     });
   }
 

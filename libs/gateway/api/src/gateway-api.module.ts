@@ -11,10 +11,12 @@ import { OpenApiHttpController } from './openapi.http';
 import { MetricsHttpController } from './metrics.http';
 import { SchedulesHttpController } from './schedules.http';
 import { SigningSecretHttpController } from './signing-secret.http';
+import { SloHttpController } from './slo.http';
+import { WebhookEndpointsHttpController } from './webhook-endpoints.http';
 
 /** The public REST API (SPEC §9). Its one table holds idempotency records; everything else goes over the bus. */
 @Module({
-  controllers: [HealthHttpController, SchedulesHttpController, DeliveriesHttpController, DeadLettersHttpController, SigningSecretHttpController, MetricsHttpController, OpenApiHttpController, ...ENVIRONMENTS_HTTP_CONTROLLERS],
+  controllers: [HealthHttpController, SchedulesHttpController, DeliveriesHttpController, DeadLettersHttpController, SigningSecretHttpController, WebhookEndpointsHttpController, SloHttpController, MetricsHttpController, OpenApiHttpController, ...ENVIRONMENTS_HTTP_CONTROLLERS],
   providers: [ApiKeyGuard, IdempotencyStore, IdempotencyInterceptor, OpenApiDocumentHolder, ...ENVIRONMENTS_HTTP_PROVIDERS],
 })
 export class GatewayApiModule {}

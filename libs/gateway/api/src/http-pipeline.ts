@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { json, type NextFunction, type Request, type Response, static as serveStatic } from 'express';
 import { GatewayApiModule } from './gateway-api.module';
 import { HttpErrorsFilter, sendError } from './http-errors';
+import { httpTracing } from './http-tracing';
 import { buildOpenApiDocument, OpenApiDocumentHolder } from './openapi.document';
 
 /** SPEC §8 default request body limit. */
@@ -15,6 +16,7 @@ export const BODY_LIMIT_BYTES = 256 * 1024;
  * bodies up to the limit with Stripe-style errors for malformed or oversized ones, and the error filter.
  */
 export function configureHttpPipeline(app: INestApplication): void {
+  app.use(httpTracing);
   app.use((req: Request, res: Response, next: NextFunction) => {
     const id = newId('req');
     (req as Request & { requestId: string }).requestId = id;

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   type ApiErrorBody,
   type AttemptRecord,
@@ -143,8 +143,10 @@ export class DeliveryModel implements DeliveryView {
   object!: 'delivery';
   @ApiProperty({ enum: ENVIRONMENTS })
   mode!: Environment;
-  @ApiProperty({ description: 'The schedule id.' })
-  schedule!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'The schedule id; null for platform-webhook deliveries.' })
+  schedule!: string | null;
+  @ApiPropertyOptional({ description: 'Platform-webhook deliveries only: the webhook endpoint id (SPEC §6).' })
+  webhook_endpoint?: string;
   @ApiProperty({ enum: ['scheduled', 'delivering', 'succeeded', 'retrying', 'dead_lettered', 'canceled'] })
   state!: DeliveryState;
   @ApiProperty({ enum: FIRE_KINDS })

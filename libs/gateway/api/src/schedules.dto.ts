@@ -153,6 +153,11 @@ export class ListDeliveriesDto {
   @IsString()
   schedule?: string;
 
+  @ApiPropertyOptional({ description: 'Only the platform-webhook deliveries to this webhook endpoint id.' })
+  @IsOptional()
+  @IsString()
+  webhook_endpoint?: string;
+
   @ApiPropertyOptional({ enum: ['scheduled', 'delivering', 'succeeded', 'retrying', 'dead_lettered', 'canceled'] })
   @IsOptional()
   @IsIn(['scheduled', 'delivering', 'succeeded', 'retrying', 'dead_lettered', 'canceled'])

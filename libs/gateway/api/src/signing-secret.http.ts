@@ -4,6 +4,7 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagg
 import { type Environment, ENVIRONMENTS, PATTERNS, type Scope, type SigningSecretView } from '@schedstack/contracts';
 import { BUS_CLIENT } from '@schedstack/messaging';
 import { request } from '@schedstack/platform';
+import { RequirePermission } from './caller';
 import { ApiKeyGuard, CurrentScope } from './api-key.guard';
 
 export class SigningSecretModel implements SigningSecretView {
@@ -28,6 +29,8 @@ export class SigningSecretModel implements SigningSecretView {
 export class SigningSecretHttpController {
   constructor(@Inject(BUS_CLIENT) private readonly bus: ClientProxy) {}
 
+  // The secret signs deliveries: reading it is as sensitive as minting a key.
+  @RequirePermission('manage_keys')
   @Get()
   @ApiOperation({ summary: "Retrieve the environment's signing secret", description: 'Created on first use. See docs/dispatcher.md for verifying signatures.' })
   @ApiOkResponse({ type: SigningSecretModel })
@@ -36,6 +39,7 @@ export class SigningSecretHttpController {
   }
 
   /** The new secret signs at once; the previous one keeps signing for 24 hours. */
+  @RequirePermission('manage_keys')
   @Post('rotate')
   @HttpCode(200)
   @ApiOperation({ summary: 'Rotate the signing secret', description: 'The new secret signs at once; the previous one keeps signing for 24 hours.' })

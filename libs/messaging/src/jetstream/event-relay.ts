@@ -19,6 +19,7 @@ import {
   isJetStreamNotFound,
   subjectForEvent,
 } from './events-stream';
+import { observeRelayLag } from './relay-lag.metric';
 
 export interface EventRelayOptions {
   readonly store: EventStore;
@@ -214,7 +215,10 @@ export class EventRelay {
         this.streamLastSeq = ack.seq;
         this.checkpoint = event.position;
         this.handled = event.position;
-        if (!ack.duplicate) this.publishedCount++;
+        if (!ack.duplicate) {
+          this.publishedCount++;
+          observeRelayLag(event.createdAt);
+        }
         return;
       } catch (error) {
         if (apiErrorCode(error) === WRONG_LAST_SEQUENCE) {

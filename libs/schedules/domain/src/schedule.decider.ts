@@ -1,5 +1,6 @@
 import {
   type CatchUpPolicy,
+  type DeliveryPolicy,
   DomainError,
   type DomainEvent,
   type EventDataMap,
@@ -38,6 +39,8 @@ export type ScheduleCommand =
         firstDeliveryId: string;
         settings?: ScheduleSettings;
         process?: string | null;
+        /** The process's delivery policy, resolved by the application before deciding. */
+        policy?: DeliveryPolicy | null;
         metadata?: ScheduleMetadata | null;
       };
     }
@@ -63,6 +66,8 @@ export interface LiveSchedule {
   readonly lastPlannedAt: string | null;
   /** Fires planned so far, minus those a pause withdrew; what `max_fires` counts. */
   readonly fireCount: number;
+  /** Every planned fire carries it, so the dispatcher applies the process's settings. */
+  readonly policy: DeliveryPolicy | null;
 }
 
 export type ScheduleState = { readonly status: 'none' } | LiveSchedule;
@@ -217,11 +222,12 @@ function create(data: Extract<ScheduleCommand, { type: 'create' }>['data'], stat
           }
         : {}),
       process: data.process ?? null,
+      ...(data.policy ? { policy: data.policy } : {}),
       metadata: data.metadata ?? null,
     },
   };
   // The first fire is planned with the schedule, so a short delay never waits for the planner.
-  return [created, firePlanned({ scheduleId: data.scheduleId, request: data.request, ...series }, first.at, first.dstShifted ? 'dst_shifted' : 'first', data.firstDeliveryId, 0)];
+  return [created, firePlanned({ scheduleId: data.scheduleId, request: data.request, policy: data.policy ?? null, ...series }, first.at, first.dstShifted ? 'dst_shifted' : 'first', data.firstDeliveryId, 0)];
 }
 
 /**
@@ -284,7 +290,7 @@ function plan(state: LiveSchedule, now: Date, newDeliveryId: () => string, horiz
 }
 
 function firePlanned(
-  schedule: Pick<LiveSchedule, 'scheduleId' | 'request'> & Series,
+  schedule: Pick<LiveSchedule, 'scheduleId' | 'request' | 'policy'> & Series,
   at: Date,
   kind: PlannedKind,
   deliveryId: string,
@@ -300,6 +306,7 @@ function firePlanned(
       fire_kind: kind,
       request: schedule.request,
       next_fire_at: following ? following.at.toISOString() : null,
+      ...(schedule.policy ? { policy: schedule.policy } : {}),
     },
   };
 }
@@ -325,6 +332,7 @@ export function evolve(state: ScheduleState, event: ScheduleEvent): ScheduleStat
         },
         lastPlannedAt: null,
         fireCount: 0,
+        policy: event.data.policy ?? null,
       };
     case 'schedule.fire_planned':
       return state.status === 'none'

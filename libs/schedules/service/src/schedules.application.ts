@@ -5,18 +5,25 @@ import {
   type GetByIdQuery,
   hasPrefix,
   type ListQuery,
+  type LimitsView,
   type ListResult,
   newId,
+  PATTERNS,
+  quotaExceeded,
+  type ResolvedProcess,
   type Scope,
   type ScheduleActionCommand,
   type ScheduleView,
   streamName,
   type UpcomingFire,
   type UpcomingFiresQuery,
+  DomainError,
+  type DeliveryPolicy,
 } from '@schedstack/contracts';
+import type { ClientProxy } from '@nestjs/microservices';
 import { EVENT_STORE, type EventStore, type Position } from '@schedstack/event-store';
-import { EVENT_FEED, type EventFeed } from '@schedstack/messaging';
-import { CLOCK, type Clock, foldEvents, handleCommand, orderKeys, PG_POOL, ReadModels, ScopedReadModel } from '@schedstack/platform';
+import { BUS_CLIENT, EVENT_FEED, type EventFeed } from '@schedstack/messaging';
+import { CLOCK, type Clock, foldEvents, handleCommand, orderKeys, PG_POOL, ReadModels, request, ScopedReadModel } from '@schedstack/platform';
 import {
   type ScheduleCommand,
   scheduleDecider,
@@ -46,6 +53,7 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
     @Inject(EVENT_FEED) feed: EventFeed,
     @Inject(PG_POOL) pool: Pool,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(BUS_CLIENT) private readonly bus: ClientProxy,
   ) {
     this.readModels = new ReadModels(pool, feed, 'schedules', SCHEDULES_MIGRATIONS, [schedulesProjection]);
     this.schedules = new ScopedReadModel<ScheduleView>(pool, 'sch_schedules', { state: 'state' }, (view) => orderKeys(view, SCHEDULE_KEYS));
@@ -69,6 +77,7 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
     const now = this.clock.now();
     const trigger = triggerFromInput(input, now);
     const settings = settingsFromInput(input, trigger, now);
+    const policy = await this.checkAgainstEnvironment(scope, input);
     const scheduleId = newId('sch');
     const outcome = await handleCommand(
       this.store,
@@ -83,12 +92,33 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
           firstDeliveryId: newId('dlv'),
           request: { endpoint: input.endpoint, method: input.method, headers: input.headers, body: input.body },
           process: input.process ?? null,
+          policy,
           metadata: input.metadata ?? null,
         },
       },
       () => now,
     );
     return this.readAfterWrite(scope, scheduleId, outcome.appended?.position);
+  }
+
+  /**
+   * What the environments service owns (SPEC §5): the active-schedules quota, the named process
+   * (its delivery policy travels with every planned fire), and metadata against the field definitions.
+   */
+  private async checkAgainstEnvironment(scope: Scope, input: CreateScheduleCommand['input']): Promise<DeliveryPolicy | null> {
+    const limits = await request<LimitsView>(this.bus, PATTERNS.environments.getLimits, { scope });
+    if (limits.active_schedules !== null && limits.active_schedules !== undefined) {
+      // Count-then-create may overshoot by a few under concurrent creates; the quota is a guard rail.
+      const active = await this.schedules.count(scope, { state: ['active', 'paused'] });
+      if (active >= limits.active_schedules) throw quotaExceeded('active_schedules', limits.active_schedules, scope.environment);
+    }
+    if (input.metadata) await request(this.bus, PATTERNS.environments.validateMetadata, { scope, metadata: input.metadata });
+    if (!input.process) return null;
+    const resolved = await request<ResolvedProcess | null>(this.bus, PATTERNS.environments.getProcessByName, { scope, name: input.process });
+    if (!resolved) {
+      throw new DomainError('invalid', 'resource_missing', `No process named '${input.process}' in this environment. Create it with POST /v1/processes.`, 'process');
+    }
+    return resolved.policy;
   }
 
   pause({ scope, id }: ScheduleActionCommand): Promise<ScheduleView> {

@@ -1,0 +1,48 @@
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
+import { addSpanExporter } from '@schedstack/runtime';
+import { type Receiver, startReceiver } from '@schedstack/testing';
+import { eventually, startLocalStack, type TestStack } from '../support';
+
+describe('OpenTelemetry traces (SPEC §7, local profile, in-memory exporter)', () => {
+  const exporter = new InMemorySpanExporter();
+  let stack: TestStack;
+  let receiver: Receiver;
+  const spans = () => exporter.getFinishedSpans();
+  const named = (name: string) => spans().filter((s) => s.name === name);
+
+  beforeAll(async () => {
+    addSpanExporter(exporter);
+    stack = await startLocalStack('tracing');
+    receiver = await startReceiver();
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+    await stack?.close();
+  });
+
+  it('gives a create-schedule request one trace across the gateway and the schedules service', async () => {
+    exporter.reset();
+    const res = await stack.api('/v1/schedules', { key: stack.keys.test, body: { endpoint: `${receiver.url}/traced`, delay: '1h' } });
+    expect(res.status).toBe(201);
+    const http = await eventually(async () => named('POST /v1/schedules')[0]);
+    const client = named('send schedules.create').find((s) => s.spanContext().traceId === http.spanContext().traceId);
+    const server = named('schedules.create').find((s) => s.spanContext().traceId === http.spanContext().traceId);
+    expect(client).toBeDefined();
+    expect(server).toBeDefined();
+    expect(client?.parentSpanContext?.spanId).toBe(http.spanContext().spanId);
+    expect(server?.parentSpanContext?.spanId).toBe(client?.spanContext().spanId);
+    expect(http.attributes['http.response.status_code']).toBe(201);
+  });
+
+  it.each([
+    ['live', true],
+    ['test', false],
+  ] as const)('records a dispatch span for a %s first attempt with the SPEC §7 attributes', async (environment, eligible) => {
+    const res = await stack.api('/v1/schedules', { key: stack.keys[environment], body: { endpoint: `${receiver.url}/fire-${environment}`, delay: '1s' } });
+    expect(res.status).toBe(201);
+    const span: ReadableSpan = await eventually(async () => named('dispatch').find((s) => s.attributes['sched.environment'] === environment), 20_000);
+    expect(span.attributes).toMatchObject({ 'sched.environment': environment, 'sched.fire_kind': 'first', 'sched.slo_eligible': eligible, 'http.response.status_code': 200 });
+    expect(typeof span.attributes['sched.lag_ms']).toBe('number');
+  });
+});
