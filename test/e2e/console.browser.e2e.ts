@@ -52,7 +52,7 @@ if (!available) {
     await page.getByLabel('Password').fill(stack.owner!.password);
     await shot('login');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Schedules' }).waitFor();
+    await page.getByRole('heading', { name: 'Schedules', exact: true }).waitFor();
     await page.getByText('No schedules in live yet').waitFor();
     expect(await page.getByTestId('env-banner').count()).toBe(0);
   });
@@ -135,6 +135,23 @@ if (!available) {
     await page.getByText('Cloned live → sandbox.').waitFor();
     const after = await stack.api('/v1/processes', { key: stack.keys.sandbox });
     expect(after.body.data.map((p: { name: string }) => p.name)).toContain('billing');
+  });
+
+  it("wears the environment's theme and translations", async () => {
+    const theme = await stack.api('/v1/themes', { key: stack.keys.sandbox, body: { name: 'acme', product_name: 'Acme Scheduler', colors: { primary: '#0f766e' } } });
+    expect(theme.status).toBe(201);
+    const language = await page.evaluate<string>('navigator.language.split("-")[0]');
+    const words = await stack.api('/v1/translations', { key: stack.keys.sandbox, body: { locale: language, messages: { 'nav.schedules': 'Timers' } } });
+    expect(words.status).toBe(201);
+    await page.getByRole('radio', { name: 'sandbox' }).click();
+    await page.getByRole('link', { name: 'Acme Scheduler' }).waitFor();
+    await page.getByRole('link', { name: 'Timers' }).waitFor();
+    const primary = await page.evaluate<string>('getComputedStyle(document.documentElement).getPropertyValue("--primary").trim()');
+    expect(primary).toBe('#0f766e');
+    // Another environment keeps its own look.
+    await page.getByRole('radio', { name: 'test' }).click();
+    await page.getByRole('link', { name: 'SchedStack' }).waitFor();
+    await page.getByRole('link', { name: 'Schedules', exact: true }).waitFor();
   });
 
   it('shows team roles read-only outside live, and fits a phone screen', async () => {
