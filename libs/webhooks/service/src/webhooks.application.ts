@@ -78,8 +78,15 @@ export class WebhooksApplication implements OnModuleInit, OnModuleDestroy {
 
   async update({ scope, id, input }: WebhookEndpointCommand): Promise<WebhookEndpointView> {
     const endpointId = await this.existing(scope, id ?? '');
-    const data = { endpointId, url: input.url, events: input.events ? [...input.events] : undefined, enabled: input.enabled, description: input.description };
-    return this.run(scope, endpointId, { type: 'update', data: JSON.parse(JSON.stringify(data)) as typeof data });
+    // Only the fields sent go into the event (an absent one is unchanged; `description: null` clears it).
+    const data = {
+      endpointId,
+      ...(input.url !== undefined ? { url: input.url } : {}),
+      ...(input.events !== undefined ? { events: [...input.events] } : {}),
+      ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+    };
+    return this.run(scope, endpointId, { type: 'update', data });
   }
 
   async rotateSecret({ scope, id }: GetByIdQuery): Promise<WebhookEndpointWithSecret> {
