@@ -137,6 +137,19 @@ if (!available) {
     expect(after.body.data.map((p: { name: string }) => p.name)).toContain('billing');
   });
 
+  it('adds a webhook endpoint, showing its secret once, and shows the SLO page', async () => {
+    await page.getByRole('radio', { name: 'live' }).click();
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByLabel('URL').fill(`${receiver.url}/platform-events`);
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    await page.getByText(/whsec_/).first().waitFor();
+    await page.getByRole('cell', { name: `${receiver.url}/platform-events` }).waitFor();
+    await page.getByRole('link', { name: 'SLO' }).click();
+    await page.getByText('Eligible fires', { exact: true }).waitFor();
+    await page.getByText('Excluded fires by kind').waitFor();
+    await shot('slo');
+  });
+
   it("wears the environment's theme and translations", async () => {
     const theme = await stack.api('/v1/themes', { key: stack.keys.sandbox, body: { name: 'acme', product_name: 'Acme Scheduler', colors: { primary: '#0f766e' } } });
     expect(theme.status).toBe(201);

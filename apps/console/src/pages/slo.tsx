@@ -1,26 +1,12 @@
 import { useState } from 'react';
 import { client, unwrap } from '../api';
+import type { components } from '../api-schema';
 import { ErrorBox, Loading, useLoad } from '../ui';
 
-interface SloReport {
-  window: string;
-  objective: { percentile?: string; threshold_ms?: number; p99_ms?: number } | number;
-  p50_ms: number | null;
-  p90_ms: number | null;
-  p99_ms: number | null;
-  eligible_count: number;
-  excluded: Record<string, number>;
-  error_budget_remaining: number | null;
-  burn_rate?: number | null;
-  series?: { at: string; p99_ms: number | null }[];
-}
+type SloReport = components['schemas']['SloModel'];
+type Window = SloReport['window'];
 
-const WINDOWS = ['1h', '24h', '7d', '30d'];
-
-function objectiveMs(r: SloReport): number {
-  if (typeof r.objective === 'number') return r.objective;
-  return r.objective.threshold_ms ?? r.objective.p99_ms ?? 300;
-}
+const WINDOWS: Window[] = ['1h', '24h', '7d', '30d'];
 
 /** p99 over time against the objective, as a small SVG chart (no chart library needed). */
 function LagChart({ series, objective }: { series: { at: string; p99_ms: number | null }[]; objective: number }) {
@@ -56,8 +42,8 @@ function LagChart({ series, objective }: { series: { at: string; p99_ms: number 
 }
 
 export function SloPage() {
-  const [window, setWindow] = useState('1h');
-  const { data, error, loading } = useLoad(() => unwrap<SloReport>(client.GET('/v1/slo' as never, { params: { query: { window } } } as never)), [window]);
+  const [window, setWindow] = useState<Window>('1h');
+  const { data, error, loading } = useLoad(() => unwrap<SloReport>(client.GET('/v1/slo', { params: { query: { window } } })), [window]);
   return (
     <section>
       <div className="page-head">
@@ -79,29 +65,30 @@ export function SloPage() {
       {data && (
         <>
           <div className="stats">
-            <Stat label="p50" value={data.p50_ms} unit="ms" />
-            <Stat label="p90" value={data.p90_ms} unit="ms" />
-            <Stat label="p99" value={data.p99_ms} unit="ms" tone={data.p99_ms !== null && data.p99_ms > objectiveMs(data) ? 'bad' : 'good'} />
+            <Stat label="p50" value={data.lag_ms.p50} unit="ms" />
+            <Stat label="p90" value={data.lag_ms.p90} unit="ms" />
+            <Stat label="p99" value={data.lag_ms.p99} unit="ms" tone={data.lag_ms.p99 !== null && data.lag_ms.p99 > data.objective.threshold_ms ? 'bad' : 'good'} />
             <Stat label="Eligible fires" value={data.eligible_count} />
             <Stat
               label="Error budget left"
-              value={data.error_budget_remaining === null ? null : Math.round(data.error_budget_remaining * 1000) / 10}
+              value={Math.round(data.error_budget.remaining * 1000) / 10}
               unit="%"
-              tone={data.error_budget_remaining !== null && data.error_budget_remaining < 0.25 ? 'bad' : 'good'}
+              tone={data.error_budget.remaining < 0.25 ? 'bad' : 'good'}
             />
+            <Stat label="Burn rate" value={data.burn_rate} unit="×" tone={data.burn_rate > 1 ? 'bad' : 'good'} />
           </div>
           <div className="card">
             <h2>p99 against the objective</h2>
-            <LagChart series={data.series ?? []} objective={objectiveMs(data)} />
+            <LagChart series={data.series} objective={data.objective.threshold_ms} />
           </div>
           <div className="card">
             <h2>Excluded fires by kind</h2>
             <table className="table">
               <tbody>
-                {Object.entries(data.excluded ?? {}).map(([kind, count]) => (
+                {Object.entries(data.excluded).map(([kind, count]) => (
                   <tr key={kind}>
                     <td>{kind.replace(/_/g, ' ')}</td>
-                    <td className="num">{count}</td>
+                    <td className="num">{count as number}</td>
                   </tr>
                 ))}
               </tbody>

@@ -1,16 +1,10 @@
 import { type FormEvent, useState } from 'react';
 import { client, unwrap } from '../api';
+import type { components } from '../api-schema';
 import type { ListOf } from '../model';
 import { Badge, CodeBlock, Empty, ErrorBox, Field, Loading, Time, useAction, useLoad } from '../ui';
 
-interface WebhookEndpoint {
-  id: string;
-  url: string;
-  events: string[];
-  enabled?: boolean;
-  secret?: string;
-  created_at: string;
-}
+type WebhookEndpoint = components['schemas']['WebhookEndpointModel'] & { secret?: string };
 
 interface SigningSecret {
   secret: string;
@@ -78,7 +72,7 @@ function SigningSecretCard() {
 }
 
 function EndpointsCard() {
-  const { data, error, loading, reload } = useLoad(() => unwrap<ListOf<WebhookEndpoint>>(client.GET('/v1/webhook-endpoints' as never, {} as never)), []);
+  const { data, error, loading, reload } = useLoad(() => unwrap<ListOf<WebhookEndpoint>>(client.GET('/v1/webhook-endpoints', {})), []);
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState('delivery.dead_lettered, delivery.failed');
   const [created, setCreated] = useState<WebhookEndpoint | null>(null);
@@ -87,8 +81,8 @@ function EndpointsCard() {
     e.preventDefault();
     action.setError(null);
     try {
-      const list = events.split(',').map((s) => s.trim()).filter(Boolean);
-      setCreated(await unwrap<WebhookEndpoint>(client.POST('/v1/webhook-endpoints' as never, { body: { url, events: list } } as never)));
+      const list = events.split(',').map((s) => s.trim()).filter(Boolean) as components['schemas']['CreateWebhookEndpointDto']['events'];
+      setCreated(await unwrap<WebhookEndpoint>(client.POST('/v1/webhook-endpoints', { body: { url, events: list } })));
       setUrl('');
       reload();
     } catch (err) {
@@ -141,7 +135,7 @@ function EndpointsCard() {
                   <button
                     type="button"
                     className="btn btn-danger btn-small"
-                    onClick={() => action.run(() => unwrap(client.DELETE('/v1/webhook-endpoints/{id}' as never, { params: { path: { id: w.id } } } as never)), reload)}
+                    onClick={() => action.run(() => unwrap(client.DELETE('/v1/webhook-endpoints/{id}', { params: { path: { id: w.id } } })), reload)}
                   >
                     Delete
                   </button>
