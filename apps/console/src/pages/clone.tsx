@@ -34,7 +34,7 @@ export function ClonePage({ environment }: { environment: Environment }) {
     setError(null);
     try {
       const result = await unwrap<CloneResult>(
-        client.POST('/v1/environments/{environment}/clone', { params: { path: { environment: target } }, body: { source: 'live', dry_run: dryRun } }),
+        client.POST('/v1/environments/{environment}/clone', { params: { path: { environment: target } }, body: { dry_run: dryRun } }),
       );
       if (dryRun) {
         setPreview(result);

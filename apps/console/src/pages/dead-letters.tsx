@@ -6,7 +6,7 @@ import { Badge, Empty, ErrorBox, Loading, Pager, Time, useCursor, useLoad } from
 export function DeadLettersPage() {
   const cursor = useCursor();
   const { data, error, loading, reload } = useLoad(
-    () => unwrap<ListOf<Delivery>>(client.GET('/v1/dead-letters', { params: { query: { limit: '20', starting_after: cursor.cursor } } })),
+    () => unwrap<ListOf<Delivery>>(client.GET('/v1/dead-letters', { params: { query: { limit: 20, starting_after: cursor.cursor } } })),
     [cursor.cursor],
   );
   const [replayed, setReplayed] = useState<Record<string, boolean>>({});

@@ -12,7 +12,7 @@ import { parseLimit } from './pagination';
 import { apiValidationPipe } from './validation';
 
 export class ListDeadLettersDto {
-  @ApiPropertyOptional({ description: 'Page size, 1 to 100.', example: '10' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'Page size.' })
   @IsOptional()
   @IsString()
   limit?: string;
