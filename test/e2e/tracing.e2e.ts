@@ -35,6 +35,15 @@ describe('OpenTelemetry traces (SPEC §7, local profile, in-memory exporter)', (
     expect(http.attributes['http.response.status_code']).toBe(201);
   });
 
+  it('continues the trace of the creating request into the dispatch span (gateway → schedules → dispatcher)', async () => {
+    exporter.reset();
+    const res = await stack.api('/v1/schedules', { key: stack.keys.test, body: { endpoint: `${receiver.url}/traced-fire`, delay: '1s' } });
+    expect(res.status).toBe(201);
+    const http = await eventually(async () => named('POST /v1/schedules')[0]);
+    const dispatch: ReadableSpan = await eventually(async () => named('dispatch')[0], 20_000);
+    expect(dispatch.spanContext().traceId).toBe(http.spanContext().traceId);
+  });
+
   it.each([
     ['live', true],
     ['test', false],

@@ -19,6 +19,13 @@ export function withTraceContext(payload: unknown): unknown {
   return Object.keys(carrier).length > 0 ? { ...payload, [TRACE_CONTEXT_FIELD]: carrier } : payload;
 }
 
+/** The active trace context as a W3C carrier (`traceparent`…), or undefined outside a trace. */
+export function currentTraceCarrier(): Record<string, string> | undefined {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return Object.keys(carrier).length > 0 ? carrier : undefined;
+}
+
 /** Runs `send` inside a client span named after the pattern (the bus command, as the caller sees it). */
 export async function tracedSend<T>(pattern: string, send: () => Promise<T>): Promise<T> {
   const span = tracer.startSpan(`send ${pattern}`, { kind: SpanKind.CLIENT, attributes: { 'messaging.destination.name': pattern } });

@@ -346,6 +346,7 @@ export class DispatchEngine {
       attempt: fire.attempt,
       statusCode: attempt.status_code,
       error: attempt.error,
+      trace: fire.trace,
     });
   }
 }

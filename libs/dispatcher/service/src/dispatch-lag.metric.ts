@@ -1,4 +1,4 @@
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Environment, FireKind } from '@schedstack/contracts';
 import { Histogram, register } from 'prom-client';
 
@@ -41,6 +41,8 @@ export interface DispatchRecord {
   readonly attempt: number;
   readonly statusCode: number | null;
   readonly error: string | null;
+  /** The planning request's trace carrier: the span joins that trace (SPEC §7). */
+  readonly trace?: Record<string, string> | null;
 }
 
 /**
@@ -61,7 +63,7 @@ export function recordDispatch(record: DispatchRecord): void {
       'sched.delivery_id': record.deliveryId,
       'sched.attempt': record.attempt,
     },
-  });
+  }, record.trace ? propagation.extract(ROOT_CONTEXT, record.trace) : undefined);
   if (record.statusCode !== null) span.setAttribute('http.response.status_code', record.statusCode);
   if (record.error) span.setStatus({ code: SpanStatusCode.ERROR, message: record.error });
   span.end(record.endedAt);

@@ -1,6 +1,6 @@
 import { type DeliveryView, type EventDataMap, parseStreamName } from '@schedstack/contracts';
 import type { RecordedEvent } from '@schedstack/event-store';
-import type { Migration, ProjectionDefinition } from '@schedstack/platform';
+import { type Migration, type ProjectionDefinition, TRACE_CONTEXT_FIELD } from '@schedstack/platform';
 import type { PoolClient } from 'pg';
 
 export const DISPATCHER_MIGRATIONS: readonly Migration[] = [
@@ -82,6 +82,11 @@ export const DISPATCHER_MIGRATIONS: readonly Migration[] = [
             FROM dsp_deliveries d, jsonb_array_elements(d.view->'attempts') a
           ON CONFLICT DO NOTHING;`,
   },
+  {
+    // SPEC §7: the trace of the request that planned a fire, so its dispatch span joins that trace.
+    id: '004_due_fire_trace',
+    sql: `ALTER TABLE dsp_due_fires ADD COLUMN trace jsonb`,
+  },
 ];
 
 export interface DispatcherProjectionHooks {
@@ -135,9 +140,9 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
             [projectId, environment, data.delivery_id, data.schedule_id, data.request, data.policy ?? null, view, view.created_at],
           );
           await client.query(
-            `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy)
-             VALUES ($1, 1, $2, $3, $4, $5, $5, $6, $7, $8) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-            [data.delivery_id, projectId, environment, data.schedule_id, data.fire_at, data.fire_kind, data.request, data.policy ?? null],
+            `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy, trace)
+             VALUES ($1, 1, $2, $3, $4, $5, $5, $6, $7, $8, $9) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+            [data.delivery_id, projectId, environment, data.schedule_id, data.fire_at, data.fire_kind, data.request, data.policy ?? null, event.metadata[TRACE_CONTEXT_FIELD] ?? null],
           );
           return;
         }

@@ -27,6 +27,8 @@ export interface ClaimedFire {
   /** Platform-webhook fires (SPEC §6): the endpoint, and its sealed secret, which signs instead of the environment's. */
   readonly webhook_endpoint_id: string | null;
   readonly own_secret: string | null;
+  /** W3C trace carrier of the request that planned the fire (SPEC §7), when it had one. */
+  readonly trace: Record<string, string> | null;
 }
 
 export interface Deferral {
@@ -78,7 +80,7 @@ export class DueFires {
              FOR UPDATE SKIP LOCKED)
           RETURNING f.*)
        SELECT c.id, c.delivery_id, c.attempt, c.round_attempt, c.project_id, c.environment, c.schedule_id, c.fire_at, c.scheduled_for,
-              c.fire_kind, c.deferred_kind, c.request, c.policy, c.claims, c.webhook_endpoint_id, c.signing_secret AS own_secret,
+              c.fire_kind, c.deferred_kind, c.request, c.policy, c.claims, c.webhook_endpoint_id, c.signing_secret AS own_secret, c.trace,
               s.secret AS signing_secret, s.previous_secret, s.previous_expires_at
          FROM claimed c
          LEFT JOIN dsp_signing_secrets s ON s.project_id = c.project_id AND s.environment = c.environment

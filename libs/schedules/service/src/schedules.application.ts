@@ -23,7 +23,7 @@ import {
 import type { ClientProxy } from '@nestjs/microservices';
 import { EVENT_STORE, type EventStore, type Position } from '@schedstack/event-store';
 import { BUS_CLIENT, EVENT_FEED, type EventFeed } from '@schedstack/messaging';
-import { CLOCK, type Clock, foldEvents, handleCommand, orderKeys, PG_POOL, ReadModels, request, ScopedReadModel } from '@schedstack/platform';
+import { CLOCK, type Clock, currentTraceCarrier, TRACE_CONTEXT_FIELD, foldEvents, handleCommand, orderKeys, PG_POOL, ReadModels, request, ScopedReadModel } from '@schedstack/platform';
 import {
   type ScheduleCommand,
   scheduleDecider,
@@ -34,6 +34,11 @@ import {
 import type { Pool } from 'pg';
 import { SchedulePlanner } from './schedule-planner';
 import { SCHEDULES_MIGRATIONS, schedulesProjection } from './schedules.projection';
+
+const traceMetadata = (): Record<string, unknown> | undefined => {
+  const carrier = currentTraceCarrier();
+  return carrier ? { [TRACE_CONTEXT_FIELD]: carrier } : undefined;
+};
 
 /** API key order of a schedule (jsonb does not keep it). */
 const SCHEDULE_KEYS: (keyof ScheduleView)[] = [
@@ -97,6 +102,8 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
         },
       },
       () => now,
+      // SPEC §7: the trace continues into the dispatcher through the events' metadata.
+      { metadata: traceMetadata() },
     );
     return this.readAfterWrite(scope, scheduleId, outcome.appended?.position);
   }
