@@ -67,8 +67,9 @@ describe('schedules against their environment configuration', () => {
     const login = await stack.api('/v1/sessions', { body: stack.owner });
     expect(login.status).toBe(201);
     const owner = { authorization: `Bearer ${login.body.token}`, 'sched-environment': 'test' };
-    const existing = (await stack.api('/v1/schedules?state=active&limit=100', { key: stack.keys.test })).body.data.length;
-    const patched = await stack.api('/v1/limits', { method: 'PATCH', headers: owner, body: { active_schedules: existing + 1 } });
+    // The earlier one-off schedules of this environment complete once their fire is due: wait for that.
+    await eventually(async () => (await stack.api('/v1/schedules?state=active&limit=100', { key: stack.keys.test })).body.data.length === 0);
+    const patched = await stack.api('/v1/limits', { method: 'PATCH', headers: owner, body: { active_schedules: 1 } });
     expect(patched.status).toBe(200);
     const allowed = await stack.api('/v1/schedules', { key: stack.keys.test, body: { endpoint: `${receiver.url}/q`, delay: '1h' } });
     expect(allowed.status).toBe(201);
@@ -78,5 +79,21 @@ describe('schedules against their environment configuration', () => {
     // Other environments have their own quota.
     const live = await stack.api('/v1/schedules', { key: stack.keys.live, body: { endpoint: `${receiver.url}/q`, delay: '1h' } });
     expect(live.status).toBe(201);
+  });
+
+  it("refuses new schedules once the environment's deliveries for the day are used up", async () => {
+    const login = await stack.api('/v1/sessions', { body: stack.owner });
+    const owner = { authorization: `Bearer ${login.body.token}`, 'sched-environment': 'sandbox' };
+    // Every schedule created in sandbox so far has planned one delivery today.
+    const today: number = await eventually(async () => (await stack.api('/v1/deliveries?limit=100', { key: stack.keys.sandbox })).body.data.length);
+    const patched = await stack.api('/v1/limits', { method: 'PATCH', headers: owner, body: { deliveries_per_day: today } });
+    expect(patched.status).toBe(200);
+    const refused = await stack.api('/v1/schedules', { key: stack.keys.sandbox, body: { endpoint: `${receiver.url}/d`, delay: '1h' } });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: 'quota_exceeded', param: 'deliveries_per_day' });
+    const raised = await stack.api('/v1/limits', { method: 'PATCH', headers: owner, body: { deliveries_per_day: today + 1 } });
+    expect(raised.status).toBe(200);
+    const allowed = await stack.api('/v1/schedules', { key: stack.keys.sandbox, body: { endpoint: `${receiver.url}/d`, delay: '1h' } });
+    expect(allowed.status).toBe(201);
   });
 });

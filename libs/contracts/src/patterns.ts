@@ -47,6 +47,8 @@ export const PATTERNS = {
     listDeliveries: 'dispatcher.deliveries.list',
     getDelivery: 'dispatcher.deliveries.get',
     replayDelivery: 'dispatcher.deliveries.replay',
+    /** For the deliveries-per-day quota: deliveries of the scope created since 00:00 UTC. */
+    countDeliveriesToday: 'dispatcher.deliveries.count_today',
     listDeadLetters: 'dispatcher.dead_letters.list',
     getSigningSecret: 'dispatcher.signing_secret.get',
     rotateSigningSecret: 'dispatcher.signing_secret.rotate',

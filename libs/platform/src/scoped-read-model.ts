@@ -26,10 +26,17 @@ export class ScopedReadModel<View> {
     return rows[0] ? this.present(rows[0].view) : null;
   }
 
-  /** How many rows of the scope match: each filter allows any of its values (e.g. state ∈ {active, paused}). */
-  async count(scope: Scope, filters: Readonly<Record<string, readonly string[]>> = {}): Promise<number> {
+  /**
+   * How many rows of the scope match: each filter allows any of its values (e.g. state ∈ {active,
+   * paused}); `createdSince` counts only rows created at or after that instant.
+   */
+  async count(scope: Scope, filters: Readonly<Record<string, readonly string[]>> = {}, createdSince?: Date): Promise<number> {
     const params: unknown[] = [scope.projectId, scope.environment];
     const where = ['project_id = $1', 'environment = $2'];
+    if (createdSince) {
+      params.push(createdSince);
+      where.push(`created_at >= $${params.length}`);
+    }
     for (const [name, values] of Object.entries(filters)) {
       const column = this.filterColumns[name];
       if (!column) throw new Error(`filter ${name} is not declared for ${this.table}`);

@@ -90,6 +90,13 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
     return this.deliveries.list(scope, { limit, starting_after, filters: { state: 'dead_lettered' } });
   }
 
+  /** SPEC §5 deliveries-per-day quota: deliveries of the environment created since 00:00 UTC. */
+  countDeliveriesToday(scope: Scoped['scope']): Promise<number> {
+    const midnight = new Date(this.clock.now());
+    midnight.setUTCHours(0, 0, 0, 0);
+    return this.deliveries.count(scope, {}, midnight);
+  }
+
   /** SPEC §4 replay: the delivery goes out again as its next attempt (`fire_kind: replay`), through a due fire. */
   async replay({ scope, id }: GetByIdQuery): Promise<DeliveryView> {
     // The scoped read comes first, so another environment's id is the same 404 as an unknown one.

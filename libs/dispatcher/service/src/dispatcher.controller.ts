@@ -22,6 +22,11 @@ export class DispatcherController {
     return this.dispatcher.get(query);
   }
 
+  @MessagePattern(PATTERNS.dispatcher.countDeliveriesToday)
+  countToday(@Payload() query: Scoped) {
+    return this.dispatcher.countDeliveriesToday(query.scope);
+  }
+
   @MessagePattern(PATTERNS.dispatcher.replayDelivery)
   replay(@Payload() command: GetByIdQuery) {
     return this.dispatcher.replay(command);

@@ -109,7 +109,7 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
   }
 
   /**
-   * What the environments service owns (SPEC §5): the active-schedules quota, the named process
+   * What the environments service owns (SPEC §5): the active-schedules and deliveries-per-day quotas, the named process
    * (its delivery policy travels with every planned fire), and metadata against the field definitions.
    */
   private async checkAgainstEnvironment(scope: Scope, input: CreateScheduleCommand['input']): Promise<DeliveryPolicy | null> {
@@ -118,6 +118,11 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
       // Count-then-create may overshoot by a few under concurrent creates; the quota is a guard rail.
       const active = await this.schedules.count(scope, { state: ['active', 'paused'] });
       if (active >= limits.active_schedules) throw quotaExceeded('active_schedules', limits.active_schedules, scope.environment);
+    }
+    if (limits.deliveries_per_day !== null && limits.deliveries_per_day !== undefined) {
+      // New work is refused once the day's deliveries are used up; fires already accepted still go out.
+      const today = await request<number>(this.bus, PATTERNS.dispatcher.countDeliveriesToday, { scope });
+      if (today >= limits.deliveries_per_day) throw quotaExceeded('deliveries_per_day', limits.deliveries_per_day, scope.environment);
     }
     if (input.metadata) await request(this.bus, PATTERNS.environments.validateMetadata, { scope, metadata: input.metadata });
     if (!input.process) return null;
