@@ -37,7 +37,7 @@ if (!available) {
   it('gives every app a health check', () => {
     const resolved = compose('config').stdout;
     for (const app of ['environments', 'schedules', 'dispatcher-1', 'dispatcher-2', 'webhooks', 'gateway']) {
-      const block = resolved.split(/\n  (?=\S)/).find((b) => b.startsWith(`${app}:`));
+      const block = resolved.split(/\n {2}(?=\S)/).find((b) => b.startsWith(`${app}:`));
       expect(block).toContain('healthcheck:');
     }
   });
