@@ -64,6 +64,9 @@ describe('platform webhooks (SPEC §6, local profile, real HTTP receiver)', () =
     const patched = await stack.api(`/v1/webhook-endpoints/${id}`, { key, method: 'PATCH', body: { events: ['*'], enabled: false } });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ id, events: ['*'], enabled: false, url: 'https://example.com/hooks' });
+    const badPatch = await stack.api(`/v1/webhook-endpoints/${id}`, { key, method: 'PATCH', body: { url: 'ftp://example.com' } });
+    expect(badPatch.status).toBe(400);
+    expect(badPatch.body.error.param).toBe('url');
 
     const rotated = await stack.api(`/v1/webhook-endpoints/${id}/rotate-secret`, { key, method: 'POST' });
     expect(rotated.status).toBe(200);

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, UseGuards, UsePipes } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags, PartialType } from '@nestjs/swagger';
 import {
   type DeletedObject,
   type Environment,
@@ -52,31 +52,8 @@ export class CreateWebhookEndpointDto {
   description?: string | null;
 }
 
-export class UpdateWebhookEndpointDto {
-  @ApiPropertyOptional({ example: 'https://example.com/schedstack/events' })
-  @IsOptional()
-  @IsUrl(URL_OPTIONS, { message: 'url must be an http(s) URL' })
-  url?: string;
-
-  @ApiPropertyOptional({ type: [String], enum: EVENT_CHOICES })
-  @IsOptional()
-  @IsArray({ message: 'events must be an array of event types' })
-  @ArrayMinSize(1, { message: 'events must name at least one event type' })
-  @ArrayMaxSize(20)
-  @IsIn(EVENT_CHOICES, { each: true, message: `events must contain only ${EVENT_CHOICES.join(', ')}` })
-  events?: string[];
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsBoolean({ message: 'enabled must be a boolean' })
-  enabled?: boolean;
-
-  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 200 })
-  @IsOptional()
-  @IsString({ message: 'description must be a string' })
-  @MaxLength(200)
-  description?: string | null;
-}
+/** PATCH: any field of the create body, each optional. */
+export class UpdateWebhookEndpointDto extends PartialType(CreateWebhookEndpointDto) {}
 
 export class WebhookEndpointModel implements WebhookEndpointView {
   @ApiProperty({ example: EXAMPLE_ID })
