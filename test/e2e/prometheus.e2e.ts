@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type Receiver, startReceiver } from '@schedstack/testing';
+import { freePort, type Receiver, startReceiver } from '@schedstack/testing';
 import { eventually, startLocalStack, type TestStack } from '../support';
 
 const PROMETHEUS = process.env.PROMETHEUS_PATH ?? '/usr/bin/prometheus';
@@ -52,16 +51,6 @@ function ruleExpressions(): { name: string; expr: string }[] {
   return found;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 (available ? describe : describe.skip)("deploy/ against Debian's real Prometheus, scraping the local profile", () => {
   let stack: TestStack;

@@ -1,13 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type DemoCredentials, type Environment, PATTERNS } from '@schedstack/contracts';
 import { createBusClient } from '@schedstack/messaging';
 import { request } from '@schedstack/platform';
 import { connect } from 'nats';
-import { createTestDatabase, natsUrl } from '@schedstack/testing';
+import { createTestDatabase, freePort, natsUrl } from '@schedstack/testing';
 import { liftRateLimits, type StackOptions, type TestStack, withApi } from './local-stack';
 
 export const APPS = ['environments', 'schedules', 'dispatcher', 'webhooks', 'gateway'] as const;
@@ -15,16 +14,6 @@ export type AppName = (typeof APPS)[number];
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 export interface AppProcess {
   readonly name: string;

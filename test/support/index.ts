@@ -1,4 +1,5 @@
 export * from './local-stack';
 export * from './distributed-stack';
 export * from './eventually';
+export { freePort } from '@schedstack/testing';
 export * from './dispatch-stack';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect as natsConnect } from 'nats';
+import { type AddressInfo, createServer } from 'node:net';
 import { Client } from 'pg';
 
 /**
@@ -47,19 +47,16 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
 
 export const natsUrl = (): string => process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
-/** True when a NATS server with JetStream answers at NATS_URL (the jest global setup asks once). */
-export async function probeNats(url = natsUrl()): Promise<boolean> {
-  try {
-    const nc = await natsConnect({ servers: url, timeout: 1500, maxReconnectAttempts: 0 });
-    try {
-      await (await nc.jetstreamManager()).getAccountInfo();
-      return true;
-    } finally {
-      await nc.close();
-    }
-  } catch {
-    return false;
-  }
+/** A TCP port free on 127.0.0.1 right now, for servers a test starts. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export const natsAvailable = (): boolean => process.env.SCHEDSTACK_NATS_AVAILABLE === '1';
