@@ -248,6 +248,28 @@ describe('PostgresEventStore', () => {
     });
   });
 
+  describe('subscriptions at the same position', () => {
+    it('share one read per wake-up, and each still gets every event in order', async () => {
+      const store = await open({ pollIntervalMs: 60_000 });
+      const head = await settledHead(store);
+      const followers = Array.from({ length: 8 }, () => follow(store, head));
+      await sleep(300); // the initial catch-up reads are done
+      const reads = jest.spyOn(store.pool, 'query');
+      const appended = [];
+      for (let i = 0; i < 20; i++) {
+        const event = newEvent();
+        await store.appendToStream(uniqueStreamName(), [event], 'no_stream');
+        appended.push(event.id);
+        await waitFor(() => followers.every((f) => f.events.length === i + 1), `event ${i} everywhere`, 5000);
+      }
+      const pageReads = reads.mock.calls.filter(([sql]) => typeof sql === 'string' && sql.includes('pg_current_snapshot()) AS xmin'));
+      reads.mockRestore();
+      for (const f of followers) expect(f.events.map((e) => e.id)).toEqual(appended);
+      // Eight subscriptions woken twenty times would read 160 pages without sharing.
+      expect(pageReads.length).toBeLessThanOrEqual(2 * 20 + 8);
+    });
+  });
+
   describe('waking subscriptions across processes', () => {
     it('a subscription sees an append made through another instance via NOTIFY, not polling', async () => {
       // A polls once a minute, so only the notification can deliver within the timeout.

@@ -106,6 +106,11 @@ export class PostgresEventStore implements EventStore {
   private listener: Promise<void> | undefined;
   private stopListener: (() => void) | undefined;
   private closed = false;
+  /**
+   * Pages read since the last wake-up, by position: every subscription reads every event, so when
+   * a commit wakes them all, the first read serves the others (one query instead of one each).
+   */
+  private readonly recentPages = new Map<string, { readonly at: number; readonly page: Promise<Page> }>();
 
   constructor(options: PostgresEventStoreOptions) {
     if (options.pool) {
@@ -279,7 +284,7 @@ export class PostgresEventStore implements EventStore {
   subscribeToAll(options: SubscribeOptions): Subscription {
     if (this.closed) throw new Error('PostgresEventStore is closed');
     const subscription = new PostgresSubscription(options, {
-      readPage: (after, limit) => this.readPage(after, limit),
+      readPage: (after, limit) => this.sharedPage(after, limit),
       pollIntervalMs: this.pollIntervalMs,
       onClosed: (s) => this.subscriptions.delete(s),
     });
@@ -307,7 +312,29 @@ export class PostgresEventStore implements EventStore {
     if (this.ownsPool) await this.pool.end();
   }
 
+  /**
+   * A page read since the last wake-up and younger than half the poll interval is still the
+   * truth for that position (anything committed later wakes the subscriptions, which clears
+   * these). Pages with events waiting on an older transaction are never shared.
+   */
+  private sharedPage(after: Position, limit: number): Promise<Page> {
+    const key = `${after.commit}:${after.prepare}:${limit}`;
+    const now = Date.now();
+    const cached = this.recentPages.get(key);
+    if (cached && now - cached.at < this.pollIntervalMs / 2) return cached.page;
+    const entry = { at: now, page: this.readPage(after, limit) };
+    this.recentPages.set(key, entry);
+    const forget = () => {
+      if (this.recentPages.get(key) === entry) this.recentPages.delete(key);
+    };
+    entry.page.then((page) => page.pendingInvisible && forget(), forget);
+    // Subscriptions far behind read pages nobody else wants: keep the map small.
+    if (this.recentPages.size > 32) this.recentPages.delete(this.recentPages.keys().next().value as string);
+    return entry.page;
+  }
+
   private wakeSubscriptions(): void {
+    this.recentPages.clear();
     for (const s of this.subscriptions) s.wake();
   }
 
