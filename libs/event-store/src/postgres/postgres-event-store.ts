@@ -32,6 +32,8 @@ const DEFAULT_READ_LIMIT = 1000;
 const HANDLER_RETRY_DELAY_MS = 500;
 const LISTEN_APPLICATION_NAME = 'es-listen';
 const EVENT_ID_INDEX = 'es_events_event_id';
+/** SQLSTATE es_append raises when it refuses an append (duplicate ids, wrong expected revision). */
+const APPEND_REFUSED = 'SSA01';
 
 const SCHEMA_SQL = `
   CREATE TABLE IF NOT EXISTS es_streams (
@@ -52,6 +54,53 @@ const SCHEMA_SQL = `
   );
   CREATE UNIQUE INDEX IF NOT EXISTS ${EVENT_ID_INDEX} ON es_events (event_id);
   CREATE INDEX IF NOT EXISTS es_events_global_order ON es_events (transaction_id, global_position);
+
+  -- One append in one round trip (the API's hot path): lock the stream, answer a retried append as
+  -- the original did, check the expected revision, insert in order, notify. Refusals are raised
+  -- with SQLSTATE ${APPEND_REFUSED} so the caller's transaction is rolled back, never half-written.
+  CREATE OR REPLACE FUNCTION es_append(p_stream text, p_expected text, p_events jsonb)
+  RETURNS TABLE (outcome text, revision bigint, commit_position text, prepare_position text)
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_current bigint;
+    v_ids uuid[] := ARRAY(SELECT (x->>'id')::uuid FROM jsonb_array_elements(p_events) x);
+    v_existing text[];
+    v_in_stream int;
+    v_ok boolean;
+  BEGIN
+    INSERT INTO es_streams (stream_name) VALUES (p_stream) ON CONFLICT DO NOTHING;
+    SELECT s.last_revision INTO v_current FROM es_streams s WHERE s.stream_name = p_stream FOR UPDATE;
+    SELECT array_agg(e.event_id::text ORDER BY e.global_position), count(*) FILTER (WHERE e.stream_name = p_stream)
+      INTO v_existing, v_in_stream
+      FROM es_events e WHERE e.event_id = ANY(v_ids);
+    IF v_existing IS NOT NULL THEN
+      IF array_length(v_existing, 1) = array_length(v_ids, 1) AND v_in_stream = array_length(v_ids, 1) THEN
+        RETURN QUERY SELECT 'replayed'::text, e.revision, e.transaction_id::text, e.global_position::text
+          FROM es_events e WHERE e.event_id = ANY(v_ids) ORDER BY e.revision DESC LIMIT 1;
+        RETURN;
+      END IF;
+      RAISE EXCEPTION USING ERRCODE = '${APPEND_REFUSED}', MESSAGE = 'duplicate', DETAIL = array_to_string(v_existing, ', ');
+    END IF;
+    v_ok := p_expected = 'any'
+      OR (p_expected = 'no_stream' AND v_current < 0)
+      OR (p_expected = 'stream_exists' AND v_current >= 0)
+      OR (p_expected ~ '^-?[0-9]+$' AND p_expected::bigint = v_current);
+    IF NOT v_ok THEN
+      RAISE EXCEPTION USING ERRCODE = '${APPEND_REFUSED}', MESSAGE = 'wrong_revision', DETAIL = v_current::text;
+    END IF;
+    UPDATE es_streams SET last_revision = v_current + jsonb_array_length(p_events) WHERE stream_name = p_stream;
+    PERFORM pg_notify('${NOTIFY_CHANNEL}', '');
+    RETURN QUERY
+      WITH inserted AS (
+        INSERT INTO es_events (event_id, stream_name, revision, type, data, metadata)
+        SELECT (x.e->>'id')::uuid, p_stream, v_current + x.ord, x.e->>'type', x.e->'data', x.e->'metadata'
+          FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(e, ord)
+         ORDER BY x.ord
+        RETURNING es_events.revision, es_events.transaction_id, es_events.global_position)
+      SELECT 'appended'::text, i.revision, i.transaction_id::text, i.global_position::text
+        FROM inserted i ORDER BY i.global_position DESC LIMIT 1;
+  END
+  $fn$;
 `;
 
 const EVENT_COLUMNS = `
@@ -147,18 +196,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async appendToStream(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-    const client = await this.pool.connect();
-    let result: AppendResult;
-    try {
-      await client.query('BEGIN');
-      result = await this.appendWithin(client, streamName, events, expected);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    // es_append is one statement, hence its own transaction: one round trip per append.
+    const result = await this.appendWithin(this.pool, streamName, events, expected);
     this.wakeSubscriptions();
     return result;
   }
@@ -174,60 +213,34 @@ export class PostgresEventStore implements EventStore {
     const repeated = ids.filter((id, i) => ids.indexOf(id) !== i);
     if (repeated.length > 0) throw new Error(`Stream '${streamName}': event ids repeated within one append: ${repeated.join(', ')}`);
 
-    // Lock the stream row (creating it if needed): concurrent appenders to one stream queue here.
-    await client.query('INSERT INTO es_streams (stream_name) VALUES ($1) ON CONFLICT DO NOTHING', [streamName]);
-    const locked = await client.query<{ last_revision: string }>(
-      'SELECT last_revision::text AS last_revision FROM es_streams WHERE stream_name = $1 FOR UPDATE',
-      [streamName],
-    );
-    const current = Number(locked.rows[0].last_revision);
-
-    const existing = await client.query<{ id: string; stream_name: string; revision: string; commit: string; prepare: string }>(
-      `SELECT event_id::text AS id, stream_name, revision::text AS revision,
-              transaction_id::text AS commit, global_position::text AS prepare
-         FROM es_events WHERE event_id = ANY($1::uuid[])`,
-      [ids],
-    );
-    if (existing.rows.length > 0) {
-      const replay = existing.rows.length === ids.length && existing.rows.every((r) => r.stream_name === streamName);
-      if (!replay) {
-        throw new Error(`Stream '${streamName}': events already appended: ${existing.rows.map((r) => r.id).join(', ')}`);
-      }
-      // A retried append: answer as the original did, without a revision check (KurrentDB semantics).
-      const last = existing.rows.reduce((a, b) => (Number(a.revision) >= Number(b.revision) ? a : b));
-      return {
-        nextExpectedRevision: Number(last.revision),
-        position: { commit: BigInt(last.commit), prepare: BigInt(last.prepare) },
-      };
-    }
-
-    checkExpectedRevision(streamName, expected, current);
-
     const payload = JSON.stringify(
       events.map((e) => ({ id: e.id, type: e.type, data: e.data === undefined ? null : e.data, metadata: e.metadata ?? {} })),
     );
-    let inserted;
+    let row: { outcome: string; revision: string; commit_position: string; prepare_position: string };
     try {
-      inserted = await client.query<{ commit: string; prepare: string }>(
-        `INSERT INTO es_events (event_id, stream_name, revision, type, data, metadata)
-         SELECT (x.e->>'id')::uuid, $1, $2::bigint + x.ord, x.e->>'type', x.e->'data', x.e->'metadata'
-           FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, ord)
-          ORDER BY x.ord
-         RETURNING transaction_id::text AS commit, global_position::text AS prepare`,
-        [streamName, current, payload],
-      );
+      ({
+        rows: [row],
+      } = await client.query('SELECT * FROM es_append($1, $2, $3::jsonb)', [streamName, String(expected), payload]));
     } catch (error) {
+      const { code, message, detail, constraint } = error as { code?: string; message?: string; detail?: string; constraint?: string };
+      if (code === APPEND_REFUSED && message === 'duplicate') {
+        throw new Error(`Stream '${streamName}': events already appended: ${detail}`);
+      }
+      if (code === APPEND_REFUSED && message === 'wrong_revision') {
+        const current = Number(detail);
+        throw new WrongExpectedRevisionError(streamName, expected, current >= 0 ? current : 'no_stream');
+      }
       // The same id committed meanwhile to another stream (this stream's lock cannot stop that).
-      if ((error as { code?: string; constraint?: string }).code === '23505' && (error as { constraint?: string }).constraint === EVENT_ID_INDEX) {
+      if (code === '23505' && constraint === EVENT_ID_INDEX) {
         throw new Error(`Stream '${streamName}': an event id of this append already exists in another stream (${ids.join(', ')})`);
       }
       throw error;
     }
-    const next = current + events.length;
-    await client.query('UPDATE es_streams SET last_revision = $2 WHERE stream_name = $1', [streamName, next]);
-    await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, '']);
-    const last = inserted.rows.reduce((a, b) => (BigInt(a.prepare) > BigInt(b.prepare) ? a : b));
-    return { nextExpectedRevision: next, position: { commit: BigInt(last.commit), prepare: BigInt(last.prepare) } };
+    // A retried append ('replayed') answers as the original did, without a revision check (KurrentDB semantics).
+    return {
+      nextExpectedRevision: Number(row.revision),
+      position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) },
+    };
   }
 
   async readStream(streamName: string, options?: { fromRevision?: number }): Promise<RecordedEvent[]> {
@@ -379,15 +392,6 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-function checkExpectedRevision(streamName: string, expected: ExpectedRevision, current: number): void {
-  const exists = current >= 0;
-  const ok =
-    expected === 'any' ||
-    (expected === 'no_stream' && !exists) ||
-    (expected === 'stream_exists' && exists) ||
-    (typeof expected === 'number' && expected === current);
-  if (!ok) throw new WrongExpectedRevisionError(streamName, expected, exists ? current : 'no_stream');
-}
 
 interface SubscriptionDeps {
   readPage(after: Position, limit: number): Promise<Page>;
