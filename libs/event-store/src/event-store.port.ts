@@ -94,8 +94,21 @@ export interface SubscribeOptions {
   readonly onError?: (error: unknown) => void;
 }
 
+/** One stream's part of `appendToStreams`. */
+export interface AppendRequest {
+  readonly streamName: string;
+  readonly events: readonly NewEvent[];
+  readonly expected: ExpectedRevision;
+}
+
 export interface EventStore {
   appendToStream(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  /**
+   * Appends to several streams, each independently: one refused append (wrong revision, duplicate
+   * ids) does not stop the others. Results come in request order, an Error where refused. A store
+   * may write them all in one round trip (the dispatcher records a burst of attempts this way).
+   */
+  appendToStreams(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]>;
   /** All events of a stream in revision order; an empty array when it does not exist. */
   readStream(streamName: string, options?: { fromRevision?: number }): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;

@@ -5,8 +5,17 @@ import type { EventStore, NewEvent } from '@schedstack/event-store';
 import type { Deferral, DueFires } from './due-fires';
 
 const APPEND_RETRIES = 4;
-/** Appends in flight at once: the rest wait here, not in the pool, so lease queries always get a connection. */
-const MAX_CONCURRENT_APPENDS = 8;
+/** Batches in flight at once: the rest wait here, not in the pool, so lease queries always get a connection. */
+const MAX_CONCURRENT_BATCHES = 2;
+/** Attempts per `appendToStreams` call: a burst is recorded in a few round trips, not one per attempt. */
+const BATCH_SIZE = 250;
+
+interface PendingAppend {
+  readonly stream: string;
+  readonly event: NewEvent;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
 
 /**
  * Writes what the engine did, after the fact and off the timer-to-socket path: one
@@ -19,8 +28,8 @@ export class AttemptRecorder {
   private deferrals: Deferral[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly appends = new Set<Promise<void>>();
+  private readonly queue: PendingAppend[] = [];
   private running = 0;
-  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly store: EventStore,
@@ -79,15 +88,40 @@ export class AttemptRecorder {
     ]);
   }
 
-  private async append(stream: string, event: NewEvent): Promise<void> {
-    if (this.running >= MAX_CONCURRENT_APPENDS) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
-    try {
-      await this.appendWithRetries(stream, event);
-    } finally {
-      this.running--;
-      this.waiting.shift()?.();
+  /** Queues the append; attempts recorded while a batch is in flight go together in the next one. */
+  private append(stream: string, event: NewEvent): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ stream, event, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < MAX_CONCURRENT_BATCHES && this.queue.length > 0) {
+      const batch = this.queue.splice(0, BATCH_SIZE);
+      this.running++;
+      void this.appendBatch(batch).finally(() => {
+        this.running--;
+        this.pump();
+      });
     }
+  }
+
+  private async appendBatch(batch: PendingAppend[]): Promise<void> {
+    let results: (unknown | Error)[];
+    try {
+      results = await this.store.appendToStreams(batch.map((p) => ({ streamName: p.stream, events: [p.event], expected: 'any' })));
+    } catch (error) {
+      results = batch.map(() => error);
+    }
+    // A refused or failed one is retried on its own, with backoff.
+    await Promise.all(
+      batch.map((pending, i) =>
+        results[i] instanceof Error || results[i] === undefined
+          ? this.appendWithRetries(pending.stream, pending.event).then(pending.resolve, pending.reject)
+          : pending.resolve(),
+      ),
+    );
   }
 
   private async appendWithRetries(stream: string, event: NewEvent): Promise<void> {

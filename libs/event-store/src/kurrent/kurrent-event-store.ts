@@ -16,6 +16,7 @@ import {
 } from '@eventstore/db-client';
 import type { AllStreamSubscription, ReadPosition } from '@eventstore/db-client';
 import {
+  AppendRequest,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -118,6 +119,13 @@ export class KurrentEventStore implements EventStore {
       const actual = error.actualVersion;
       throw new WrongExpectedRevisionError(streamName, expected, actual === 'no_stream' || actual < 0n ? 'no_stream' : Number(actual));
     }
+  }
+
+  /** KurrentDB appends to one stream per call: the requests go concurrently, each on its own. */
+  appendToStreams(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
+    return Promise.all(
+      requests.map((r) => this.appendToStream(r.streamName, r.events, r.expected).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))),
+    );
   }
 
   private async duplicatesAt(streamName: string, expected: ExpectedRevision, ids: readonly string[]): Promise<string[]> {

@@ -1,5 +1,6 @@
 import { Client, ClientConfig, Pool, PoolClient } from 'pg';
 import {
+  AppendRequest,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -132,6 +133,9 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
   };
 }
 
+/** An event as es_append takes it. */
+const toStoredEvent = (e: NewEvent) => ({ id: e.id, type: e.type, data: e.data === undefined ? null : e.data, metadata: e.metadata ?? {} });
+
 const isStart = (p: Position): boolean => p.commit < 0n;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -203,6 +207,37 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
+   * All the requests in one statement (one transaction, one round trip). If any is refused, that
+   * transaction rolls back and each request is appended on its own, so only the refused ones fail.
+   */
+  async appendToStreams(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
+    if (requests.length === 0) return [];
+    const oneByOne = () =>
+      Promise.all(
+        requests.map((r) => this.appendToStream(r.streamName, r.events, r.expected).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))),
+      );
+    if (requests.length === 1 || requests.some((r) => r.events.length === 0)) return oneByOne();
+    const batch = requests.map((r) => ({ stream: r.streamName, expected: String(r.expected), events: r.events.map(toStoredEvent) }));
+    try {
+      const { rows } = await this.pool.query<{ ord: string; revision: string; commit_position: string; prepare_position: string }>(
+        `SELECT a.ord, r.revision, r.commit_position, r.prepare_position
+           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(request, ord),
+                LATERAL es_append(a.request->>'stream', a.request->>'expected', a.request->'events') r
+          ORDER BY a.ord`,
+        [JSON.stringify(batch)],
+      );
+      this.wakeSubscriptions();
+      return rows.map((row) => ({
+        nextExpectedRevision: Number(row.revision),
+        position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) },
+      }));
+    } catch {
+      // Someone was refused (or the batch failed as a whole): each on its own tells which.
+      return oneByOne();
+    }
+  }
+
+  /**
    * Appends inside a transaction the caller opened and will commit (e.g. with an outbox write).
    * Subscriptions of other instances learn of it through NOTIFY at commit; this instance's
    * subscriptions find it by notification or by polling.
@@ -213,9 +248,7 @@ export class PostgresEventStore implements EventStore {
     const repeated = ids.filter((id, i) => ids.indexOf(id) !== i);
     if (repeated.length > 0) throw new Error(`Stream '${streamName}': event ids repeated within one append: ${repeated.join(', ')}`);
 
-    const payload = JSON.stringify(
-      events.map((e) => ({ id: e.id, type: e.type, data: e.data === undefined ? null : e.data, metadata: e.metadata ?? {} })),
-    );
+    const payload = JSON.stringify(events.map(toStoredEvent));
     let row: { outcome: string; revision: string; commit_position: string; prepare_position: string };
     try {
       ({

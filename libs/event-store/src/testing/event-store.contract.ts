@@ -126,6 +126,39 @@ export function runEventStoreContract(name: string, factory: EventStoreFactory):
       expect(Math.abs(read[0].createdAt.getTime() - startedAt)).toBeLessThan(60_000);
     });
 
+    it('appends to several streams at once, each on its own: a refused one does not stop the others', async () => {
+      const taken = uniqueStreamName();
+      await store.appendToStream(taken, [newEvent()], 'no_stream');
+      const [a, b] = [uniqueStreamName(), uniqueStreamName()];
+      const events = [newEvent('A1'), newEvent('B1'), newEvent('B2'), newEvent('X')];
+
+      const results = await store.appendToStreams([
+        { streamName: a, events: [events[0]], expected: 'no_stream' },
+        { streamName: taken, events: [events[3]], expected: 'no_stream' },
+        { streamName: b, events: [events[1], events[2]], expected: 'any' },
+      ]);
+
+      expect(results[0]).toMatchObject({ nextExpectedRevision: 0 });
+      expect(results[1]).toBeInstanceOf(WrongExpectedRevisionError);
+      expect(results[2]).toMatchObject({ nextExpectedRevision: 1 });
+      expect((await store.readStream(a)).map((e) => e.id)).toEqual([events[0].id]);
+      expect((await store.readStream(b)).map((e) => e.id)).toEqual([events[1].id, events[2].id]);
+      expect((await store.readStream(taken)).map((e) => e.id)).not.toContain(events[3].id);
+      // Positions are those of the last event of each append, in global order.
+      expect((await store.readStream(b))[1].position).toEqual((results[2] as { position: unknown }).position);
+
+      // Without a refusal the whole batch goes in; retried, it answers as the first time.
+      const [c, d] = [uniqueStreamName(), uniqueStreamName()];
+      const batch = [
+        { streamName: c, events: [newEvent('C1')], expected: 'no_stream' as const },
+        { streamName: d, events: [newEvent('D1')], expected: 'no_stream' as const },
+      ];
+      const first = await store.appendToStreams(batch);
+      expect(first.every((r) => !(r instanceof Error))).toBe(true);
+      expect(await store.appendToStreams(batch)).toEqual(first);
+      expect(await store.appendToStreams([])).toEqual([]);
+    });
+
     it('rejects an empty append', async () => {
       await expect(store.appendToStream(uniqueStreamName(), [], 'any')).rejects.toThrow();
     });
