@@ -85,13 +85,38 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
-export interface SubscribeOptions {
+interface SubscribeCommon {
   /** Exclusive start: the subscriber's checkpoint. */
   readonly after: Position;
-  /** Called in global order, one at a time; the next event waits for the returned promise. */
-  readonly onEvent: (event: RecordedEvent) => Promise<void>;
   /** Called when the handler throws or the connection fails; the subscription retries by itself. */
   readonly onError?: (error: unknown) => void;
+}
+
+export type SubscribeOptions = SubscribeCommon &
+  (
+    | {
+        /** Called in global order, one at a time; the next event waits for the returned promise. */
+        readonly onEvent: (event: RecordedEvent) => Promise<void>;
+      }
+    | {
+        /**
+         * Consecutive events in global order, as many as are already there (up to `maxBatch`), so a
+         * consumer can apply a burst in one transaction. A failed batch is retried whole.
+         */
+        readonly onEvents: (events: readonly RecordedEvent[]) => Promise<void>;
+        readonly maxBatch?: number;
+      }
+  );
+
+/** Either kind of subscriber as a batch handler (a single-event one gets batches of one). */
+export function subscriberBatches(options: SubscribeOptions): { readonly maxBatch: number; readonly handle: (events: readonly RecordedEvent[]) => Promise<void> } {
+  if ('onEvents' in options) return { maxBatch: Math.max(1, options.maxBatch ?? 500), handle: options.onEvents };
+  return {
+    maxBatch: 1,
+    handle: async (events) => {
+      for (const event of events) await options.onEvent(event);
+    },
+  };
 }
 
 /** One stream's part of `appendToStreams`. */

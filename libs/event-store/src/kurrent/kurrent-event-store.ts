@@ -19,6 +19,7 @@ import {
   AppendRequest,
   AppendResult,
   EventStore,
+  subscriberBatches,
   ExpectedRevision,
   NewEvent,
   Position,
@@ -284,7 +285,8 @@ class KurrentSubscription implements Subscription {
   private async deliver(event: RecordedEvent): Promise<boolean> {
     while (!this.closed) {
       try {
-        await this.options.onEvent(event);
+        // KurrentDB's subscription streams events one by one: a batch subscriber gets batches of one.
+        await subscriberBatches(this.options).handle([event]);
         return true;
       } catch (error) {
         this.reportError(error);

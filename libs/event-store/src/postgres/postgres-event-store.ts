@@ -12,6 +12,7 @@ import {
   SubscribeOptions,
   Subscription,
   WrongExpectedRevisionError,
+  subscriberBatches,
 } from '../event-store.port';
 
 export interface PostgresEventStoreOptions {
@@ -435,6 +436,7 @@ interface SubscriptionDeps {
 /** Catch-up then live: reads pages after its checkpoint, sleeping until woken or the poll interval. */
 class PostgresSubscription implements Subscription {
   private checkpoint: Position;
+  private readonly batches: ReturnType<typeof subscriberBatches>;
   private closed = false;
   private woken = false;
   private interrupt: (() => void) | undefined;
@@ -445,6 +447,7 @@ class PostgresSubscription implements Subscription {
     private readonly deps: SubscriptionDeps,
   ) {
     this.checkpoint = options.after;
+    this.batches = subscriberBatches(options);
   }
 
   start(): void {
@@ -485,9 +488,11 @@ class PostgresSubscription implements Subscription {
         await this.pause(this.deps.pollIntervalMs, false);
         continue;
       }
-      for (const event of page.events) {
-        if (!(await this.deliver(event))) return;
-        this.checkpoint = event.position;
+      const { maxBatch, handle } = this.batches;
+      for (let i = 0; i < page.events.length; i += maxBatch) {
+        const batch = page.events.slice(i, i + maxBatch);
+        if (!(await this.deliver(handle, batch))) return;
+        this.checkpoint = batch[batch.length - 1].position;
       }
       if (page.events.length === DEFAULT_READ_LIMIT) continue;
       if (page.pendingInvisible) {
@@ -501,10 +506,10 @@ class PostgresSubscription implements Subscription {
   }
 
   /** Calls the handler until it succeeds; false when closed before that. */
-  private async deliver(event: RecordedEvent): Promise<boolean> {
+  private async deliver(handle: (events: readonly RecordedEvent[]) => Promise<void>, batch: readonly RecordedEvent[]): Promise<boolean> {
     while (!this.closed) {
       try {
-        await this.options.onEvent(event);
+        await handle(batch);
         return true;
       } catch (error) {
         this.reportError(error);

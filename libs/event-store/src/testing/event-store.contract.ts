@@ -402,6 +402,39 @@ export function runEventStoreContract(name: string, factory: EventStoreFactory):
         }
       });
 
+
+      it('a batch subscriber gets every event once, in order, in batches of at most maxBatch; a failed batch is retried whole', async () => {
+        const head = await store.headPosition();
+        const stream = uniqueStreamName();
+        const appended = Array.from({ length: 30 }, () => newEvent());
+        await store.appendToStream(stream, appended, 'no_stream');
+        const batches: string[][] = [];
+        const applied: string[] = [];
+        let failedOnce = false;
+        const subscription = store.subscribeToAll({
+          after: head,
+          maxBatch: 7,
+          onEvents: async (events) => {
+            const mine = events.filter((e) => e.streamName === stream).map((e) => e.id);
+            batches.push(mine);
+            if (mine.length > 0 && !failedOnce) {
+              failedOnce = true;
+              throw new Error('the first batch fails once');
+            }
+            applied.push(...mine);
+          },
+        });
+        try {
+          await waitFor(() => applied.length >= appended.length, 'every event');
+          expect(applied).toEqual(ids(appended));
+          expect(batches.every((b) => b.length <= 7)).toBe(true);
+          // The failed batch came again, the same events.
+          const firstNonEmpty = batches.filter((b) => b.length > 0);
+          expect(firstNonEmpty[1]).toEqual(firstNonEmpty[0]);
+        } finally {
+          await subscription.close();
+        }
+      });
       it('close() resolves only after the in-flight handler finished, and stops delivery', async () => {
         const head = await store.headPosition();
         const stream = uniqueStreamName();
