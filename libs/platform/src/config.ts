@@ -25,7 +25,7 @@ export interface PlatformConfig {
    */
   readonly outboundAllowlist: readonly string[];
   /** Dispatcher timing: leases (SCHEDSTACK_DISPATCH_LEASE_MS), look-ahead and claim polling. */
-  readonly dispatch: { readonly leaseMs: number; readonly lookAheadMs: number; readonly pollIntervalMs: number };
+  readonly dispatch: { readonly leaseMs: number; readonly lookAheadMs: number; readonly pollIntervalMs: number; readonly batchSize: number };
   /** 32 bytes, base64 (SCHEDSTACK_SECRETS_KEY): seals signing secrets at rest; null leaves them unsealed. */
   readonly secretsKey: string | null;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -76,6 +76,8 @@ export function loadConfig(profile: Profile, env: NodeJS.ProcessEnv = process.en
       leaseMs: intFrom(env, 'SCHEDSTACK_DISPATCH_LEASE_MS', 30_000, 500, 3_600_000),
       lookAheadMs: intFrom(env, 'SCHEDSTACK_DISPATCH_LOOKAHEAD_MS', 1_000, 0, 600_000),
       pollIntervalMs: intFrom(env, 'SCHEDSTACK_DISPATCH_POLL_MS', 100, 10, 60_000),
+      // Fires claimed per query; a full batch is followed at once by the next (bursts).
+      batchSize: intFrom(env, 'SCHEDSTACK_DISPATCH_CLAIM_BATCH', 500, 1, 10_000),
     },
     secretsKey: secretsKeyFrom(env),
     logLevel: level,

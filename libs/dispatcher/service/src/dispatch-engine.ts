@@ -118,19 +118,26 @@ export class DispatchEngine {
   /** One cycle: check the leases of what is armed and in flight, then claim, reserve rate-limit slots and arm. */
   poll(): Promise<void> {
     if (this.polling || this.stopped) return this.polling ?? Promise.resolve();
+    let full = false;
     this.polling = this.cycle()
+      .then((claimed) => {
+        full = claimed >= this.options.batchSize;
+      })
       .catch((error) => this.logger.warn(`claiming due fires failed, will retry: ${(error as Error).message}`))
       .finally(() => {
         this.polling = null;
+        // A full batch means a burst: claim the next one now rather than a poll interval later.
+        if (full && !this.stopped) setImmediate(() => void this.poll());
       });
     return this.polling;
   }
 
-  private async cycle(): Promise<void> {
+  /** Returns how many fires it claimed. */
+  private async cycle(): Promise<number> {
     // Leases first: renewing what is in flight matters more than claiming more.
     await this.checkLeases();
     const claimed = await this.dueFires.claim(this.options.lookAheadMs, this.options.batchSize);
-    if (claimed.length === 0) return;
+    if (claimed.length === 0) return 0;
     const secrets = await this.secretsFor(claimed);
     const fires = claimed.filter((f) => secrets.has(f.id));
     const nowMs = this.clock.now().getTime();
@@ -159,6 +166,7 @@ export class DispatchEngine {
       }
     }
     await this.dueFires.release(unarmed).catch(() => undefined);
+    return claimed.length;
   }
 
   /** The sealed secrets each fire signs with: its own (webhooks) or its environment's, created on first use. */
