@@ -48,6 +48,11 @@ const RANGE_NAMES: Record<string, string> = {
   uniqueLocal: 'a unique-local',
 };
 
+/** `::a.b.c.d` (RFC 4291 §2.5.5.1, deprecated) — any address in ::/96 but `::` and `::1`, which keep their IPv6 meaning. */
+function isIPv4Compatible(address: ipaddr.IPv6): boolean {
+  return address.toByteArray().slice(0, 12).every((b) => b === 0) && !['::', '::1'].includes(address.toString());
+}
+
 export type LookupFunction = (
   hostname: string,
   options: LookupAllOptions,
@@ -91,8 +96,10 @@ export class OutboundGuard {
     } catch {
       return `endpoint_blocked: ${name} resolved to '${address}', which is not an IP address`;
     }
-    // ::ffff:a.b.c.d reaches a.b.c.d, so it is judged as that IPv4 address.
+    // ::ffff:a.b.c.d reaches a.b.c.d, so it is judged as that IPv4 address; so is the deprecated
+    // IPv4-compatible ::a.b.c.d (::/96), which hosts with automatic tunnelling route to a.b.c.d.
     if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+    else if (parsed.kind() === 'ipv6' && isIPv4Compatible(parsed as ipaddr.IPv6)) parsed = ipaddr.fromByteArray((parsed as ipaddr.IPv6).toByteArray().slice(12));
     if (this.cidrs.some(([range, bits]) => range.kind() === parsed.kind() && parsed.match(range, bits))) return null;
     const range = parsed.range();
     if (range === 'unicast') return null;

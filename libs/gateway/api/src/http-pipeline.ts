@@ -7,6 +7,7 @@ import { GatewayApiModule } from './gateway-api.module';
 import { HttpErrorsFilter, sendError } from './http-errors';
 import { httpTracing } from './http-tracing';
 import { buildOpenApiDocument, OpenApiDocumentHolder } from './openapi.document';
+import { unstorableInput, unstorablePath } from './unstorable-input';
 
 /** SPEC §8 default request body limit. */
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -24,7 +25,7 @@ export function configureHttpPipeline(app: INestApplication): void {
     next();
   });
   app.use(json({ limit: BODY_LIMIT_BYTES, type: () => true }));
-  app.use((error: Error & { type?: string }, req: Request, res: Response, next: NextFunction) => {
+  app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
     if (error?.type === 'entity.too.large') {
       return sendError(res, req, {
         status: 413,
@@ -41,7 +42,8 @@ export function configureHttpPipeline(app: INestApplication): void {
         message: `The request body is not valid JSON: ${error.message}`,
       });
     }
-    if (error?.type) {
+    // A body that fails to decompress (Content-Encoding: gzip on plain bytes) comes with a 4xx status but no type.
+    if (error?.type || (typeof error?.status === 'number' && error.status >= 400 && error.status < 500)) {
       return sendError(res, req, { status: 400, type: 'invalid_request_error', code: 'body_unreadable', message: error.message });
     }
     next(error);
@@ -50,6 +52,12 @@ export function configureHttpPipeline(app: INestApplication): void {
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (!Array.isArray(req.body)) return next();
     sendError(res, req, { status: 400, type: 'invalid_request_error', code: 'body_invalid', message: 'The request body must be a JSON object' });
+  });
+  // NUL, lone surrogates and absurd nesting are refused here, before they reach a validator or PostgreSQL as a 500.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const problem = unstorablePath(req.path) ?? unstorableInput(req.query) ?? unstorableInput(req.body);
+    if (!problem) return next();
+    sendError(res, req, problem);
   });
   app.useGlobalFilters(new HttpErrorsFilter());
   // Built once from the controllers' metadata, served by OpenApiHttpController (SPEC §9).
