@@ -6,17 +6,22 @@ import {
   START,
   type Subscription,
 } from '@schedstack/event-store';
-import type { EventFeed } from '@schedstack/messaging';
+import type { EventFeed, FeedEvent } from '@schedstack/messaging';
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction, type Migration } from './database';
 
 /** A read model: which events it folds, and how each one changes its rows. */
 export interface ProjectionDefinition {
-  /** Unique name; also the durable consumer name and the checkpoint key. */
+  /** Unique name; also the feed consumer name and the checkpoint key. */
   readonly name: string;
   readonly types: readonly string[];
   /** Applies one event inside the projection's transaction. Must only touch the owner's tables. */
   apply(client: PoolClient, event: RecordedEvent): Promise<void>;
+  /**
+   * Optional, for hot projections: applies consecutive events (in order, none applied before) in
+   * one go, e.g. as one multi-row insert. Without it each event goes through `apply`.
+   */
+  applyBatch?(client: PoolClient, events: readonly RecordedEvent[]): Promise<void>;
 }
 
 export const CHECKPOINT_MIGRATIONS: readonly Migration[] = [
@@ -28,12 +33,26 @@ export const CHECKPOINT_MIGRATIONS: readonly Migration[] = [
             prepare_position bigint NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT now())`,
   },
+  {
+    // The feed's sequence (JetStream stream sequence) of the event at the checkpoint, so a restart
+    // resumes right after it instead of re-reading the stream. Null: unknown, read from the start.
+    id: '002_projection_checkpoint_stream_sequence',
+    sql: `ALTER TABLE projection_checkpoints ADD COLUMN IF NOT EXISTS stream_sequence bigint`,
+  },
 ];
 
+/** A projection's stored checkpoint: the last applied event's position, and its feed sequence. */
+export interface ProjectionCheckpoint {
+  readonly position: Position;
+  readonly streamSequence: number | null;
+}
+
 /**
- * Runs a projection over an at-least-once feed exactly once (SPEC §1): each event's rows and the
- * checkpoint are written in one transaction, and an event at or before the checkpoint is skipped,
- * so a redelivered event is never applied twice.
+ * Runs a projection over an at-least-once feed exactly once (SPEC §1). Each batch from the feed is
+ * applied in one transaction: lock the checkpoint row, drop events at or before it, apply the rest
+ * in order, move the checkpoint to the last one. A redelivered event is thus never applied twice;
+ * a failed batch rolls back whole and the feed retries it, so nothing is skipped. Replicas of one
+ * projection may all run: the row lock serialises their batches, and the later one skips.
  */
 export class ProjectionRunner {
   private readonly logger: Logger;
@@ -45,17 +64,21 @@ export class ProjectionRunner {
     private readonly pool: Pool,
     private readonly feed: EventFeed,
     readonly definition: ProjectionDefinition,
+    private readonly options: { readonly maxBatch?: number } = {},
   ) {
     this.logger = new Logger(`projection:${definition.name}`);
   }
 
   async start(): Promise<void> {
-    this.position = await this.readCheckpoint();
+    const stored = await this.readCheckpoint();
+    this.position = stored.position;
     this.subscription = await this.feed.subscribe({
       consumer: this.definition.name,
       types: this.definition.types,
-      after: this.position,
-      onEvent: (event) => this.handle(event),
+      after: stored.position,
+      afterSequence: stored.streamSequence,
+      maxBatch: this.options.maxBatch,
+      onEvents: (batch) => this.handle(batch),
       onError: (error) => this.logger.warn(`retrying after error: ${(error as Error).message ?? error}`),
     });
   }
@@ -71,14 +94,14 @@ export class ProjectionRunner {
 
   /**
    * Resolves once the projection has applied everything up to `position` (read-your-writes).
-   * Replicas share one durable consumer, so the event may be applied by another process: the
-   * stored checkpoint is consulted too.
+   * A replica may have applied the event instead of this process: the stored checkpoint is
+   * consulted too.
    */
   async waitFor(position: Position, timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (comparePositions(this.position, position) < 0) {
       const stored = await this.readCheckpoint();
-      if (comparePositions(stored, position) >= 0) return;
+      if (comparePositions(stored.position, position) >= 0) return;
       if (Date.now() > deadline) {
         throw new Error(`projection ${this.definition.name} did not reach the write within ${timeoutMs} ms`);
       }
@@ -93,25 +116,51 @@ export class ProjectionRunner {
     }
   }
 
-  private async handle(event: RecordedEvent): Promise<void> {
-    const applied = await inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<{ commit_position: string; prepare_position: string }>(
-        `SELECT commit_position, prepare_position FROM projection_checkpoints WHERE name = $1 FOR UPDATE`,
-        [this.definition.name],
-      );
-      const current = rows[0]
-        ? { commit: BigInt(rows[0].commit_position), prepare: BigInt(rows[0].prepare_position) }
-        : START;
-      if (comparePositions(event.position, current) <= 0) return false;
-      await this.definition.apply(client, event);
+  private async handle(batch: readonly FeedEvent[]): Promise<void> {
+    // What this runner committed itself needs no transaction to be skipped.
+    const fresh = batch.filter(({ event }) => comparePositions(event.position, this.position) > 0);
+    if (fresh.length === 0) return;
+    const reached = await inTransaction(this.pool, async (client) => {
+      let checkpoint = await this.lockCheckpoint(client);
+      const todo: FeedEvent[] = [];
+      for (const item of fresh) {
+        // Applied by a replica, or out of order: the checkpoint only moves forward.
+        if (comparePositions(item.event.position, checkpoint) <= 0) continue;
+        todo.push(item);
+        checkpoint = item.event.position;
+      }
+      if (todo.length === 0) return checkpoint;
+      if (this.definition.applyBatch) {
+        await this.definition.applyBatch(client, todo.map(({ event }) => event));
+      } else {
+        for (const { event } of todo) await this.definition.apply(client, event);
+      }
+      const last = todo[todo.length - 1];
       await client.query(
-        `INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET commit_position = $2, prepare_position = $3, updated_at = now()`,
-        [this.definition.name, event.position.commit.toString(), event.position.prepare.toString()],
+        `UPDATE projection_checkpoints SET commit_position = $2, prepare_position = $3, stream_sequence = $4, updated_at = now() WHERE name = $1`,
+        [this.definition.name, last.event.position.commit.toString(), last.event.position.prepare.toString(), last.sequence],
       );
-      return true;
+      return checkpoint;
     });
-    if (applied || comparePositions(event.position, this.position) > 0) this.advance(event.position);
+    this.advance(reached);
+  }
+
+  /**
+   * Locks the checkpoint row and reads it. A missing row is created first: FOR UPDATE locks
+   * nothing on a missing row, and two replicas inserting their first checkpoint would both apply.
+   */
+  private async lockCheckpoint(client: PoolClient): Promise<Position> {
+    const select = `SELECT commit_position, prepare_position FROM projection_checkpoints WHERE name = $1 FOR UPDATE`;
+    let { rows } = await client.query<{ commit_position: string; prepare_position: string }>(select, [this.definition.name]);
+    if (!rows[0]) {
+      // A concurrent insert makes this one wait for it, then do nothing; the select then sees it.
+      await client.query(
+        `INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
+        [this.definition.name, START.commit.toString(), START.prepare.toString()],
+      );
+      ({ rows } = await client.query<{ commit_position: string; prepare_position: string }>(select, [this.definition.name]));
+    }
+    return { commit: BigInt(rows[0].commit_position), prepare: BigInt(rows[0].prepare_position) };
   }
 
   private advance(position: Position): void {
@@ -121,11 +170,15 @@ export class ProjectionRunner {
     for (const w of ready) w.resolve();
   }
 
-  private async readCheckpoint(): Promise<Position> {
-    const { rows } = await this.pool.query<{ commit_position: string; prepare_position: string }>(
-      `SELECT commit_position, prepare_position FROM projection_checkpoints WHERE name = $1`,
+  private async readCheckpoint(): Promise<ProjectionCheckpoint> {
+    const { rows } = await this.pool.query<{ commit_position: string; prepare_position: string; stream_sequence: string | null }>(
+      `SELECT commit_position, prepare_position, stream_sequence FROM projection_checkpoints WHERE name = $1`,
       [this.definition.name],
     );
-    return rows[0] ? { commit: BigInt(rows[0].commit_position), prepare: BigInt(rows[0].prepare_position) } : START;
+    if (!rows[0]) return { position: START, streamSequence: null };
+    return {
+      position: { commit: BigInt(rows[0].commit_position), prepare: BigInt(rows[0].prepare_position) },
+      streamSequence: rows[0].stream_sequence === null ? null : Number(rows[0].stream_sequence),
+    };
   }
 }

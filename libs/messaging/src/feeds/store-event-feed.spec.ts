@@ -1,6 +1,7 @@
 import { START, type RecordedEvent, type Subscription } from '@schedstack/event-store';
 import { appendEach, createTestEventStore, type TestEventStore } from '../testing/event-store-fixtures';
 import { waitFor } from '../testing/jetstream-fixtures';
+import type { FeedEvent } from '../event-feed.port';
 import { StoreEventFeed } from './store-event-feed';
 
 describe('StoreEventFeed', () => {
@@ -52,6 +53,31 @@ describe('StoreEventFeed', () => {
     expect(schedules.map((e) => e.id)).toEqual([ids[0], ids[2], ids[4]]);
     expect(twoTypes.map((e) => e.id)).toEqual([ids[1], ids[3]]);
     expect(new Set(schedules.map((e) => e.type))).toEqual(new Set(['schedule.created']));
+  });
+
+  it('hands a batch subscriber the requested types in batches, in order, without a feed sequence', async () => {
+    const ids = await appendEach(
+      fixture.store,
+      Array.from({ length: 30 }, (_, i): [string, string] => [`p1.live.schedule-b${i}`, i % 3 === 0 ? 'delivery.scheduled' : 'schedule.paused']),
+    );
+    const wanted = ids.filter((_, i) => i % 3 !== 0);
+    const batches: FeedEvent[][] = [];
+    subscriptions.push(
+      await new StoreEventFeed(fixture.store).subscribe({
+        consumer: 'test.batches',
+        types: ['schedule.paused'],
+        after: START,
+        maxBatch: 4,
+        onEvents: async (batch) => {
+          batches.push([...batch]);
+        },
+      }),
+    );
+    await waitFor(() => batches.flat().length === wanted.length, 10_000, 'the paused events');
+    expect(batches.flat().map((item) => item.event.id)).toEqual(wanted);
+    expect(batches.flat().every((item) => item.sequence === null)).toBe(true);
+    expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(4);
+    expect(batches.length).toBeLessThan(wanted.length);
   });
 
   it('starts after the given checkpoint', async () => {

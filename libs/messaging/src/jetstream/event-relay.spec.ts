@@ -1,7 +1,8 @@
-import { positionToString, type EventStore, type SubscribeOptions } from '@schedstack/event-store';
+import { randomUUID } from 'node:crypto';
+import { positionToString, subscriberBatches, type EventStore, type SubscribeOptions } from '@schedstack/event-store';
 import { describeWithNats } from '@schedstack/testing';
-import { JSONCodec } from 'nats';
-import { appendEach, createTestEventStore, type TestEventStore } from '../testing/event-store-fixtures';
+import { JSONCodec, type JetStreamClient, type NatsConnection } from 'nats';
+import { appendEach, createTestEventStore, newEvent, type TestEventStore } from '../testing/event-store-fixtures';
 import { JetStreamTestbed, RecordingLogger, waitFor, type TestEventsStream } from '../testing/jetstream-fixtures';
 import { EventRelay, type EventRelayOptions } from './event-relay';
 import { ensureEventsStream, type EventMessageBody } from './events-stream';
@@ -175,6 +176,78 @@ describeWithNats('EventRelay', () => {
     });
   });
 
+  it('pipelines publishes and stores every event once, in store order', async () => {
+    const stream = await bed.createStream();
+    const ids = await appendMany(fixture.store, 300);
+    await waitFor(async () => (await fixture.store.readAll()).length === 300, 10_000, '300 visible events');
+    const { nc, stats } = instrumented(bed.nc);
+    const relayer = relay(stream, { nc, maxInFlight: 32 });
+    await relayer.start();
+    await waitFor(async () => (await bed.messageCount(stream.streamName)) === 300, 20_000, '300 messages');
+    await waitFor(() => relayer.published === 300, 5000, 'all acks');
+    expect(await storedIds(stream)).toEqual(ids);
+    // Several PubAcks outstanding at once, never more than allowed.
+    expect(stats.maxInFlight).toBeGreaterThan(1);
+    expect(stats.maxInFlight).toBeLessThanOrEqual(32);
+  });
+
+  it('a stop with publishes in flight, then a new instance: each event once, in order', async () => {
+    // A tiny duplicate window: msg-id dedupe cannot be what prevents duplicates here.
+    const stream = await bed.createStream({ duplicateWindowMs: 200 });
+    const ids = await appendMany(fixture.store, 200);
+    const first = relay(stream, { duplicateWindowMs: 200, maxInFlight: 64 });
+    await first.start();
+    await waitFor(async () => (await bed.messageCount(stream.streamName)) > 0, 10_000, 'some messages');
+    await first.stop();
+    ids.push(...(await appendMany(fixture.store, 100)));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+
+    const second = relay(stream, { duplicateWindowMs: 200, maxInFlight: 64 });
+    await second.start();
+    await waitFor(async () => (await bed.messageCount(stream.streamName)) === 300, 20_000, '300 messages');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await storedIds(stream)).toEqual(ids);
+    expect(first.published + second.published).toBe(300);
+  });
+
+  it('never duplicates with two pipelining relays, even when the duplicate window cannot help', async () => {
+    const stream = await bed.createStream({ duplicateWindowMs: 200 });
+    const a = relay(stream, { duplicateWindowMs: 200, maxInFlight: 16 });
+    const b = relay(stream, { duplicateWindowMs: 200, maxInFlight: 16 });
+    await Promise.all([a.start(), b.start()]);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      ids.push(...(await appendMany(fixture.store, 30, 3)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const head = positionToString(await fixture.store.headPosition());
+    await waitFor(
+      () => positionToString(a.lastPosition) === head && positionToString(b.lastPosition) === head,
+      20_000,
+      'both relays at the head',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await storedIds(stream)).toEqual(ids);
+    expect(a.published + b.published).toBe(300);
+  });
+
+  it.each<[string, PublishFault]>([
+    ['was never sent', 'not-sent'],
+    ['landed but its ack was lost', 'ack-lost'],
+  ])('a failed publish that %s is retried from the first unacknowledged event: nothing skipped, nothing twice', async (_, fault) => {
+    const stream = await bed.createStream();
+    const ids = await appendMany(fixture.store, 100);
+    await waitFor(async () => (await fixture.store.readAll()).length === 100, 10_000, '100 visible events');
+    const logger = new RecordingLogger();
+    const { nc } = instrumented(bed.nc, (n) => (n === 10 ? fault : null));
+    const relayer = relay(stream, { nc, maxInFlight: 32, logger });
+    await relayer.start();
+    await waitFor(async () => (await bed.messageCount(stream.streamName)) === 100 && (await relayer.measureLag()) === 0, 20_000, 'all relayed');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await storedIds(stream)).toEqual(ids);
+    expect(logger.lines.some((l) => l.level === 'warn')).toBe(true);
+  });
+
   it('retries until JetStream accepts, without skipping an event', async () => {
     const stream = bed.names();
     const ids = await appendEach(fixture.store, [
@@ -194,22 +267,73 @@ describeWithNats('EventRelay', () => {
   });
 });
 
+/** How a wrapped publish misbehaves: not sent at all, or sent but its ack lost. */
+type PublishFault = 'not-sent' | 'ack-lost';
+
+/**
+ * `nc`, except that its JetStream publishes are counted (`maxInFlight`: most outstanding at once)
+ * and the publishes for which `fault(n)` (n: 1-based call count) names a fault fail that way.
+ */
+function instrumented(nc: NatsConnection, fault: (n: number) => PublishFault | null = () => null) {
+  const js = nc.jetstream();
+  const stats = { calls: 0, inFlight: 0, maxInFlight: 0 };
+  const wrapped: JetStreamClient = Object.create(js) as JetStreamClient;
+  wrapped.publish = async (...args: Parameters<JetStreamClient['publish']>) => {
+    const n = ++stats.calls;
+    const kind = fault(n);
+    if (kind === 'not-sent') throw new Error(`publish ${n} failed before it was sent`);
+    stats.inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    try {
+      const ack = await js.publish(...args);
+      if (kind === 'ack-lost') throw new Error(`ack of publish ${n} lost`);
+      return ack;
+    } finally {
+      stats.inFlight--;
+    }
+  };
+  const proxy = new Proxy(nc, {
+    get(target, property) {
+      if (property === 'jetstream') return () => wrapped;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { nc: proxy, stats };
+}
+
+/** Appends `count` events, `perStream` per append, to streams of the `p.live` scope; returns their ids in order. */
+async function appendMany(store: EventStore, count: number, perStream = 10): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; ids.length < count; i++) {
+    const events = Array.from({ length: Math.min(perStream, count - ids.length) }, () => newEvent('schedule.fire_planned'));
+    await store.appendToStream(`p.live.schedule-${randomUUID()}`, events, 'no_stream');
+    ids.push(...events.map((e) => e.id));
+  }
+  return ids;
+}
+
 /** The store, except that subscriptions hold every event until `gate` resolves. */
 function gated(store: EventStore, gate: Promise<void>): EventStore {
   return {
     appendToStream: (...args) => store.appendToStream(...args),
+    appendToStreams: (...args) => store.appendToStreams(...args),
     readStream: (...args) => store.readStream(...args),
     readAll: (...args) => store.readAll(...args),
     headPosition: () => store.headPosition(),
     ping: () => store.ping(),
     close: () => store.close(),
-    subscribeToAll: (options: SubscribeOptions) =>
-      store.subscribeToAll({
-        ...options,
-        onEvent: async (event) => {
+    subscribeToAll: (options: SubscribeOptions) => {
+      const { maxBatch, handle } = subscriberBatches(options);
+      return store.subscribeToAll({
+        after: options.after,
+        onError: options.onError,
+        maxBatch,
+        onEvents: async (events) => {
           await gate;
-          await options.onEvent(event);
+          await handle(events);
         },
-      }),
+      });
+    },
   };
 }

@@ -9,7 +9,7 @@ import {
   type RecordedEvent,
   type Subscription,
 } from '@schedstack/event-store';
-import type { JetStreamClient, JetStreamManager, JetStreamPublishOptions, NatsConnection } from 'nats';
+import type { JetStreamClient, JetStreamManager, JetStreamPublishOptions, NatsConnection, PubAck } from 'nats';
 import { backoffDelay, sleep } from './backoff';
 import {
   DEFAULT_SUBJECT_PREFIX,
@@ -34,6 +34,8 @@ export interface EventRelayOptions {
   readonly retryInitialDelayMs?: number;
   readonly retryMaxDelayMs?: number;
   readonly publishTimeoutMs?: number;
+  /** Publishes awaiting their PubAck at once (default 256). */
+  readonly maxInFlight?: number;
   readonly logger?: LoggerService;
 }
 
@@ -41,26 +43,48 @@ export interface EventRelayOptions {
 const WRONG_LAST_SEQUENCE = 10071;
 
 /**
+ * One store subscription's publishing: messages in flight, oldest first. A failure ends it; the
+ * next one starts after the stream's last message.
+ */
+interface Pipeline {
+  /** The stream sequence the next publish must follow (0: the stream is empty). */
+  expectedLastSeq: number;
+  /** Completion of each publish in flight, oldest first. */
+  readonly inFlight: Promise<void>[];
+  /** Completion of everything sent so far, in order. */
+  tail: Promise<void>;
+  failed: boolean;
+}
+
+/**
  * Copies events from the event store to JetStream (SPEC §1), in global order, exactly once:
  *
  * - the checkpoint is the `Sched-Position` of the last message in the stream itself, so a restart
  *   resumes right after what JetStream has, however long the relay was down;
  * - `Nats-Msg-Id` = event id, so a concurrent replica's copy within the duplicate window is dropped;
- * - each publish expects the stream's last sequence to be the one this relay last saw, so a replica
- *   lagging beyond the duplicate window is refused, re-reads the checkpoint and resumes from there.
+ * - publishes are pipelined — up to `maxInFlight` PubAcks outstanding on the one connection, which
+ *   keeps them in order — and each one expects the stream's last sequence to be exactly the one
+ *   its predecessor gets (the checkpoint's sequence + i). A message can thus only land directly
+ *   after the event before it: a concurrent or lagging replica's message taking that place makes
+ *   it fail (or it is the same event, dropped as a duplicate), so two writers never interleave.
+ *   Setting the expectation on the first message of a window only would not do: a replica lagging
+ *   beyond the duplicate window would have its first message refused but the rest appended.
  *
- * A failed publish is retried with backoff until it succeeds; no event is ever skipped.
+ * On a failure (refused expectation, timeout, stream missing) the relay stops sending, lets what
+ * is in flight settle, and resumes after the stream's last message — the first unacknowledged
+ * event, or later when a publish whose ack was lost did land. Failures other than a refused
+ * expectation back off first. No event is ever skipped.
  */
 export class EventRelay {
   private readonly store: EventStore;
   private readonly nc: NatsConnection;
   private readonly streamName: string;
   private readonly prefix: string;
+  private readonly maxInFlight: number;
   private readonly logger: LoggerService;
   private running = false;
   private loop: Promise<void> | null = null;
   private abort = new AbortController();
-  private resyncRequested = false;
   private wakeSupervisor: () => void = () => undefined;
   /** Last sequence of the stream as this relay knows it; 0 when empty or unknown. */
   private streamLastSeq = 0;
@@ -69,12 +93,15 @@ export class EventRelay {
   private handled: Position = START;
   private lag = 0;
   private publishedCount = 0;
+  /** Consecutive publish failures other than a refused expectation, for the backoff. */
+  private publishFailures = 0;
 
   constructor(private readonly options: EventRelayOptions) {
     this.store = options.store;
     this.nc = options.nc;
     this.streamName = options.streamName ?? EVENTS_STREAM;
     this.prefix = options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 256);
     this.logger = options.logger ?? new Logger(EventRelay.name);
   }
 
@@ -133,6 +160,7 @@ export class EventRelay {
     const js = this.nc.jetstream();
     while (this.running) {
       let subscription: Subscription | null = null;
+      let pipeline: Pipeline | null = null;
       try {
         const jsm = await this.nc.jetstreamManager();
         if (!streamEnsured && this.options.ensureStream !== false) {
@@ -144,12 +172,13 @@ export class EventRelay {
           streamEnsured = true;
         }
         await this.readCheckpoint(jsm);
-        this.resyncRequested = false;
         const wake = new Promise<void>((resolve) => (this.wakeSupervisor = resolve));
         if (!this.running) break;
+        const current: Pipeline = { expectedLastSeq: this.streamLastSeq, inFlight: [], tail: Promise.resolve(), failed: false };
+        pipeline = current;
         subscription = this.store.subscribeToAll({
           after: this.checkpoint,
-          onEvent: (event) => this.relay(js, event),
+          onEvent: (event) => this.relay(js, current, event),
           onError: (error) => this.logger.error(`Event store subscription failed: ${messageOf(error)}`),
         });
         attempt = 0;
@@ -163,7 +192,10 @@ export class EventRelay {
         await sleep(this.delay(attempt++), this.abort.signal);
       } finally {
         await subscription?.close();
+        // Let what is in flight land (or time out): the stream's last message is then final.
+        await pipeline?.tail;
       }
+      if (this.running && this.publishFailures > 0) await sleep(this.delay(this.publishFailures - 1), this.abort.signal);
     }
     // stop() during start(): start() must not wait forever.
     ready();
@@ -187,50 +219,81 @@ export class EventRelay {
     if (comparePositions(this.handled, checkpoint) < 0) this.handled = checkpoint;
   }
 
-  private async relay(js: JetStreamClient, event: RecordedEvent): Promise<void> {
-    // Stopping or resynchronising: the next subscription starts again from what JetStream has.
-    if (!this.running || this.resyncRequested) return;
+  /** Sends `event` without waiting for its ack, unless `maxInFlight` acks are outstanding. */
+  private async relay(js: JetStreamClient, pipeline: Pipeline, event: RecordedEvent): Promise<void> {
+    // Stopping or failed: the next subscription starts again from what JetStream has.
+    if (!this.running || pipeline.failed) return;
     if (comparePositions(event.position, this.checkpoint) <= 0) return;
     const subject = subjectForEvent(this.prefix, event);
     if (!subject) {
       // Not `<project>.<environment>.<aggregate>-<id>`: not scoped, so not published (SPEC §1).
-      this.handled = event.position;
+      // Counted as handled only once everything before it is in the stream.
+      pipeline.tail = pipeline.tail.then(() => {
+        if (!pipeline.failed) this.markHandled(event.position);
+      });
       return;
     }
-    let attempt = 0;
-    while (this.running && !this.resyncRequested) {
-      // Fresh headers per attempt: publish() adds the expectation headers to the object it gets.
-      const { body, headers } = encodeEventMessage(event);
-      const options: Partial<JetStreamPublishOptions> = {
-        msgID: event.id,
-        headers,
-        timeout: this.options.publishTimeoutMs ?? 5000,
-      };
-      // JetStream ignores an expected last sequence of 0, so an empty stream carries no expectation.
-      if (this.streamLastSeq > 0) options.expect = { lastSequence: this.streamLastSeq };
-      try {
-        const ack = await js.publish(subject, body, options);
-        // For a duplicate this is the original's sequence: the next event then either is a
-        // duplicate too or must directly follow it, which is the order we publish in.
-        this.streamLastSeq = ack.seq;
-        this.checkpoint = event.position;
-        this.handled = event.position;
-        if (!ack.duplicate) {
-          this.publishedCount++;
-          observeRelayLag(event.createdAt);
-        }
-        return;
-      } catch (error) {
-        if (apiErrorCode(error) === WRONG_LAST_SEQUENCE) {
-          this.logger.warn(`Stream '${this.streamName}' moved ahead of this relay; resuming from its last message`);
-          this.resyncRequested = true;
-          this.wakeSupervisor();
-          return;
-        }
-        this.logger.warn(`Publishing event ${event.id} failed, retrying: ${messageOf(error)}`);
-        await sleep(this.delay(attempt++), this.abort.signal);
-      }
+    while (pipeline.inFlight.length >= this.maxInFlight) {
+      await pipeline.inFlight[0];
+      if (!this.running || pipeline.failed) return;
     }
+    const expected = pipeline.expectedLastSeq;
+    pipeline.expectedLastSeq = expected + 1;
+    // Fresh headers per message: publish() adds the expectation headers to the object it gets.
+    const { body, headers } = encodeEventMessage(event);
+    const options: Partial<JetStreamPublishOptions> = {
+      msgID: event.id,
+      headers,
+      timeout: this.options.publishTimeoutMs ?? 5000,
+    };
+    // 0 too: the first message into an empty stream must find it still empty.
+    options.expect = { lastSequence: expected };
+    const outcome: Promise<PubAck | { error: unknown }> = js.publish(subject, body, options).catch((error: unknown) => ({ error }));
+    const done = pipeline.tail.then(async () => {
+      this.complete(pipeline, event, expected, await outcome);
+      pipeline.inFlight.shift();
+    });
+    pipeline.tail = done;
+    pipeline.inFlight.push(done);
+  }
+
+  /** Handles one publish's outcome, in publish order. */
+  private complete(pipeline: Pipeline, event: RecordedEvent, expected: number, outcome: PubAck | { error: unknown }): void {
+    // After a failure, later outcomes do not matter: the resync reads what landed.
+    if (pipeline.failed) return;
+    if ('error' in outcome) {
+      if (apiErrorCode(outcome.error) === WRONG_LAST_SEQUENCE) {
+        this.resync(pipeline, `Stream '${this.streamName}' moved ahead of this relay; resuming from its last message`);
+      } else {
+        this.publishFailures++;
+        this.resync(pipeline, `Publishing event ${event.id} failed, retrying: ${messageOf(outcome.error)}`);
+      }
+      return;
+    }
+    // A duplicate acks with the original's sequence. Anything but the predicted sequence means
+    // the stream is not what this relay thinks: the messages after this one would be refused.
+    if (outcome.seq !== expected + 1) {
+      this.resync(pipeline, `Stream '${this.streamName}' moved ahead of this relay; resuming from its last message`);
+      return;
+    }
+    this.publishFailures = 0;
+    this.streamLastSeq = outcome.seq;
+    this.checkpoint = event.position;
+    this.markHandled(event.position);
+    if (!outcome.duplicate) {
+      this.publishedCount++;
+      observeRelayLag(event.createdAt);
+    }
+  }
+
+  private resync(pipeline: Pipeline, reason: string): void {
+    pipeline.failed = true;
+    this.logger.warn(reason);
+    this.wakeSupervisor();
+  }
+
+  private markHandled(position: Position): void {
+    if (comparePositions(position, this.handled) > 0) this.handled = position;
   }
 
   private delay(attempt: number): number {
