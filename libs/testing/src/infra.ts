@@ -37,6 +37,13 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
       const c = new Client({ connectionString: adminDatabaseUrl() });
       await c.connect();
       try {
+        // Connections a closing app is still ending get a moment: FORCE would kill them, and a pg
+        // client killed without an error listener fails the suite that has already passed.
+        for (let i = 0; i < 30; i++) {
+          const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (rows[0].n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await c.end();

@@ -103,7 +103,7 @@ export interface DispatcherProjectionHooks {
  * Pausing or canceling a schedule withdraws its pending fires, claimed ones included.
  */
 export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}): ProjectionDefinition {
-  return {
+  const projection: ProjectionDefinition = {
     name: 'dispatcher.due-fires',
     types: [
       'schedule.fire_planned',
@@ -261,7 +261,143 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
         }
       }
     },
+    /**
+     * A burst (issue #9): consecutive planned fires become two multi-row inserts and consecutive
+     * attempts four statements, whatever their number; anything else goes through `apply`.
+     */
+    async applyBatch(client: PoolClient, events: readonly RecordedEvent[]) {
+      let run: RecordedEvent[] = [];
+      const deliveries = new Set<string>();
+      const flush = async () => {
+        if (run.length === 0) return;
+        if (run[0].type === 'schedule.fire_planned') await insertPlannedFires(client, run);
+        else await recordAttempts(client, run);
+        run = [];
+        deliveries.clear();
+      };
+      for (const event of events) {
+        const batchable = (event.type === 'schedule.fire_planned' || event.type === 'delivery.attempted') && parseStreamName(event.streamName) !== null;
+        const deliveryId = batchable ? (event.data as { delivery_id: string }).delivery_id : '';
+        // A run holds one type and each delivery once, so one statement per table keeps the per-event result.
+        if (!batchable || (run.length > 0 && run[0].type !== event.type) || deliveries.has(deliveryId)) await flush();
+        if (!batchable) {
+          await projection.apply(client, event);
+          continue;
+        }
+        run.push(event);
+        deliveries.add(deliveryId);
+      }
+      await flush();
+    },
   };
+  return projection;
+}
+
+/** `schedule.fire_planned` events as rows: the delivery (scheduled) and its first due fire. */
+async function insertPlannedFires(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
+  const rows = events.map((event, ord) => {
+    const { projectId, environment } = (parseStreamName(event.streamName) as NonNullable<ReturnType<typeof parseStreamName>>).scope;
+    const data = event.data as EventDataMap['schedule.fire_planned'];
+    const view: DeliveryView = {
+      id: data.delivery_id,
+      object: 'delivery',
+      mode: environment,
+      schedule: data.schedule_id,
+      state: 'scheduled',
+      fire_kind: data.fire_kind,
+      scheduled_for: data.fire_at,
+      next_attempt_at: data.fire_at,
+      attempts: [],
+      created_at: event.createdAt.toISOString(),
+    };
+    return {
+      ord,
+      project_id: projectId,
+      environment,
+      delivery_id: data.delivery_id,
+      schedule_id: data.schedule_id,
+      fire_at: data.fire_at,
+      fire_kind: data.fire_kind,
+      request: data.request,
+      policy: data.policy ?? null,
+      view,
+      created_at: view.created_at,
+      trace: event.metadata[TRACE_CONTEXT_FIELD] ?? null,
+    };
+  });
+  const recordset = `jsonb_to_recordset($1::jsonb) AS x(ord int, project_id text, environment text, delivery_id text, schedule_id text, fire_at timestamptz,
+                     fire_kind text, request jsonb, policy jsonb, view jsonb, created_at timestamptz, trace jsonb)`;
+  const payload = [JSON.stringify(rows)];
+  await client.query(
+    `INSERT INTO dsp_deliveries (project_id, environment, id, schedule_id, state, request, policy, view, created_at)
+     SELECT project_id, environment, delivery_id, schedule_id, 'scheduled', request, policy, view, created_at FROM ${recordset} ORDER BY ord
+     ON CONFLICT DO NOTHING`,
+    payload,
+  );
+  await client.query(
+    `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy, trace)
+     SELECT delivery_id, 1, project_id, environment, schedule_id, fire_at, fire_at, fire_kind, request, policy, trace FROM ${recordset} ORDER BY ord
+     ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+    payload,
+  );
+}
+
+/** `delivery.attempted` events of distinct deliveries, as `apply` records each one, in four statements. */
+async function recordAttempts(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
+  const rows = events.map((event) => {
+    const { projectId, environment } = (parseStreamName(event.streamName) as NonNullable<ReturnType<typeof parseStreamName>>).scope;
+    const data = event.data as EventDataMap['delivery.attempted'];
+    return {
+      project_id: projectId,
+      environment,
+      delivery_id: data.delivery_id,
+      n: data.attempt.n,
+      state: data.state,
+      attempt: data.attempt,
+      next_attempt_at: data.next_attempt_at,
+      fire_kind: data.attempt.fire_kind,
+      fired_at: data.attempt.fired_at,
+      lag_ms: Math.max(0, new Date(data.attempt.fired_at).getTime() - new Date(data.attempt.scheduled_for).getTime()),
+    };
+  });
+  const recordset = `jsonb_to_recordset($1::jsonb) AS x(project_id text, environment text, delivery_id text, n int, state text, attempt jsonb,
+                     next_attempt_at text, fire_kind text, fired_at timestamptz, lag_ms double precision)`;
+  const payload = [JSON.stringify(rows)];
+  // An attempt that was in flight when its schedule was paused does not bring retries back.
+  const { rows: states } = await client.query<{ id: string; state: string }>(
+    `UPDATE dsp_deliveries d
+        SET state = s.new_state,
+            view = jsonb_set(d.view || jsonb_build_object('state', s.new_state, 'next_attempt_at', CASE WHEN s.new_state = 'retrying' THEN s.next_attempt_at END),
+                             '{attempts}', (d.view->'attempts') || jsonb_build_array(s.attempt))
+       FROM (SELECT x.*, CASE WHEN cur.state = 'canceled' AND x.state = 'retrying' THEN 'canceled' ELSE x.state END AS new_state
+               FROM ${recordset}
+               JOIN dsp_deliveries cur ON cur.project_id = x.project_id AND cur.environment = x.environment AND cur.id = x.delivery_id) s
+      WHERE d.project_id = s.project_id AND d.environment = s.environment AND d.id = s.delivery_id
+      RETURNING d.id, d.state`,
+    payload,
+  );
+  await client.query(
+    `INSERT INTO dsp_attempts (project_id, environment, delivery_id, n, fire_kind, fired_at, lag_ms)
+     SELECT project_id, environment, delivery_id, n, fire_kind, fired_at, lag_ms FROM ${recordset} ON CONFLICT DO NOTHING`,
+    payload,
+  );
+  // The engine marks them done too (batched); this makes it certain even if that write was lost.
+  await client.query(
+    `UPDATE dsp_due_fires f SET state = 'done' FROM ${recordset} WHERE f.delivery_id = x.delivery_id AND f.attempt = x.n AND f.state = 'pending'`,
+    payload,
+  );
+  const retrying = new Set(states.filter((r) => r.state === 'retrying').map((r) => r.id));
+  const retries = rows.filter((r) => retrying.has(r.delivery_id) && r.next_attempt_at);
+  if (retries.length === 0) return;
+  await client.query(
+    `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy,
+                                webhook_endpoint_id, signing_secret)
+     SELECT f.delivery_id, x.n + 1, f.round_attempt + 1, f.project_id, f.environment, f.schedule_id, x.next_attempt_at::timestamptz, x.next_attempt_at::timestamptz,
+            'retry', f.request, f.policy, f.webhook_endpoint_id, f.signing_secret
+       FROM ${recordset} JOIN dsp_due_fires f ON f.delivery_id = x.delivery_id AND f.attempt = x.n
+     ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+    [JSON.stringify(retries)],
+  );
 }
 
 /** The signing secrets the engine signs with, joined to each fire it claims (sealed, as stored). */
