@@ -24,7 +24,9 @@ function freePort() {
 }
 
 function spawnNode(script, env, name) {
-  const child = spawn(process.execPath, ['-r', path.join(root, 'tools', 'register-paths.js'), path.join(root, script)], {
+  // BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the product's processes.
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, '-r', path.join(root, 'tools', 'register-paths.js'), path.join(root, script)], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

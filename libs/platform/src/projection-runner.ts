@@ -24,6 +24,9 @@ export interface ProjectionDefinition {
   applyBatch?(client: PoolClient, events: readonly RecordedEvent[]): Promise<void>;
 }
 
+/** How long a read-your-writes wait trusts this process's own position before also reading the stored one. */
+const STORED_CHECKPOINT_RECHECK_MS = 250;
+
 export const CHECKPOINT_MIGRATIONS: readonly Migration[] = [
   {
     id: '001_projection_checkpoints',
@@ -94,25 +97,30 @@ export class ProjectionRunner {
 
   /**
    * Resolves once the projection has applied everything up to `position` (read-your-writes).
-   * A replica may have applied the event instead of this process: the stored checkpoint is
-   * consulted too.
+   * Every replica consumes every event (applying or skipping it), so this process's own position
+   * gets there and wakes the waiter; the stored checkpoint is read only when nothing woke it for
+   * a while (a safety net), not on a timer per waiting request.
    */
   async waitFor(position: Position, timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (comparePositions(this.position, position) < 0) {
-      const stored = await this.readCheckpoint();
-      if (comparePositions(stored.position, position) >= 0) return;
-      if (Date.now() > deadline) {
-        throw new Error(`projection ${this.definition.name} did not reach the write within ${timeoutMs} ms`);
-      }
-      await new Promise<void>((resolve) => {
-        const waiter = { position, resolve };
-        this.waiters.push(waiter);
-        setTimeout(() => {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error(`projection ${this.definition.name} did not reach the write within ${timeoutMs} ms`);
+      const woken = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
-          resolve();
-        }, 25);
+          resolve(false);
+        }, Math.min(STORED_CHECKPOINT_RECHECK_MS, remaining));
+        const waiter = {
+          position,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve(true);
+          },
+        };
+        this.waiters.push(waiter);
       });
+      if (!woken && comparePositions((await this.readCheckpoint()).position, position) >= 0) return;
     }
   }
 

@@ -32,7 +32,7 @@ const SOURCE_TYPES = ['delivery.attempted', 'schedule.completed', 'environment.c
  * event appends nothing new.
  */
 export function createWebhooksProjection(store: EventStore): ProjectionDefinition {
-  return {
+  const projection: ProjectionDefinition = {
     name: WEBHOOKS_PROJECTION,
     types: ['webhook_endpoint.created', 'webhook_endpoint.updated', 'webhook_endpoint.secret_rotated', 'webhook_endpoint.deleted', ...SOURCE_TYPES],
     async apply(client: PoolClient, event: RecordedEvent) {
@@ -79,19 +79,55 @@ export function createWebhooksProjection(store: EventStore): ProjectionDefinitio
           return;
         }
         default:
-          await fanOut(client, store, scope, event);
+          await fanOut(client, store, scope, event, enabledEndpoints);
+      }
+    },
+    /**
+     * A burst of attempts (issue #9): the enabled endpoints of an environment are read once per
+     * batch instead of once per event, and read again after any endpoint event of the batch.
+     */
+    async applyBatch(client: PoolClient, events: readonly RecordedEvent[]) {
+      const known = new Map<string, Promise<EndpointRow[]>>();
+      const lookup: EndpointLookup = (c, scope) => {
+        const key = `${scope.projectId}|${scope.environment}`;
+        let rows = known.get(key);
+        if (!rows) known.set(key, (rows = enabledEndpoints(c, scope)));
+        return rows;
+      };
+      for (const event of events) {
+        const parsed = parseStreamName(event.streamName);
+        if (!parsed) continue;
+        if (event.type.startsWith('webhook_endpoint.')) {
+          known.clear();
+          await projection.apply(client, event);
+        } else {
+          await fanOut(client, store, parsed.scope, event, lookup);
+        }
       }
     },
   };
+  return projection;
 }
 
-async function fanOut(client: PoolClient, store: EventStore, scope: Scope, event: RecordedEvent): Promise<void> {
-  const payload = toWebhookEvent({ id: event.id, type: event.type, data: event.data, createdAt: event.createdAt }, scope.environment);
-  if (!payload) return;
-  const { rows } = await client.query<{ view: WebhookEndpointView; secret: string }>(
+interface EndpointRow {
+  readonly view: WebhookEndpointView;
+  readonly secret: string;
+}
+
+type EndpointLookup = (client: PoolClient, scope: Scope) => Promise<EndpointRow[]>;
+
+async function enabledEndpoints(client: PoolClient, scope: Scope): Promise<EndpointRow[]> {
+  const { rows } = await client.query<EndpointRow>(
     `SELECT view, secret FROM wh_endpoints WHERE project_id = $1 AND environment = $2 AND (view->>'enabled')::boolean ORDER BY created_at, id`,
     [scope.projectId, scope.environment],
   );
+  return rows;
+}
+
+async function fanOut(client: PoolClient, store: EventStore, scope: Scope, event: RecordedEvent, endpoints: EndpointLookup): Promise<void> {
+  const payload = toWebhookEvent({ id: event.id, type: event.type, data: event.data, createdAt: event.createdAt }, scope.environment);
+  if (!payload) return;
+  const rows = await endpoints(client, scope);
   for (const { view, secret } of rows) {
     if (!subscribes(view.events, payload.type)) continue;
     const deliveryId = `dlv_${derivedToken(event.id, view.id)}`;
