@@ -67,7 +67,11 @@ export class ProjectionRunner {
     private readonly pool: Pool,
     private readonly feed: EventFeed,
     readonly definition: ProjectionDefinition,
-    private readonly options: { readonly maxBatch?: number } = {},
+    private readonly options: {
+      readonly maxBatch?: number;
+      /** How long a read-your-writes wait trusts this process's position before reading the stored one. */
+      readonly storedCheckpointRecheckMs?: number;
+    } = {},
   ) {
     this.logger = new Logger(`projection:${definition.name}`);
   }
@@ -110,7 +114,7 @@ export class ProjectionRunner {
         const timer = setTimeout(() => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
           resolve(false);
-        }, Math.min(STORED_CHECKPOINT_RECHECK_MS, remaining));
+        }, Math.min(this.options.storedCheckpointRecheckMs ?? STORED_CHECKPOINT_RECHECK_MS, remaining));
         const waiter = {
           position,
           resolve: () => {

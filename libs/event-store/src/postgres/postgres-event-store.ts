@@ -2,6 +2,7 @@ import { Client, ClientConfig, Pool, PoolClient } from 'pg';
 import {
   AppendRequest,
   AppendResult,
+  comparePositions,
   EventStore,
   ExpectedRevision,
   NewEvent,
@@ -31,6 +32,8 @@ const NOTIFY_CHANNEL = 'es_appended';
 /** Arbitrary constant: serialises `init()` across processes. */
 const SCHEMA_LOCK_KEY = 7_305_112_903_377_001;
 const DEFAULT_READ_LIMIT = 1000;
+/** Events kept in the shared tail (see `sharedPage`). */
+const TAIL_CAPACITY = 5000;
 const HANDLER_RETRY_DELAY_MS = 500;
 const LISTEN_APPLICATION_NAME = 'es-listen';
 const EVENT_ID_INDEX = 'es_events_event_id';
@@ -137,6 +140,9 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
 /** An event as es_append takes it. */
 const toStoredEvent = (e: NewEvent) => ({ id: e.id, type: e.type, data: e.data === undefined ? null : e.data, metadata: e.metadata ?? {} });
 
+/** Position of the newest event of the shared tail (its start when it holds none). */
+const tailEnd = (tail: { start: Position; events: readonly RecordedEvent[] }): Position => tail.events[tail.events.length - 1]?.position ?? tail.start;
+
 const isStart = (p: Position): boolean => p.commit < 0n;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -161,10 +167,14 @@ export class PostgresEventStore implements EventStore {
   private stopListener: (() => void) | undefined;
   private closed = false;
   /**
-   * Pages read since the last wake-up, by position: every subscription reads every event, so when
-   * a commit wakes them all, the first read serves the others (one query instead of one each).
+   * The newest events read, contiguous in global order after `start`: every subscription reads
+   * every event, so once one has read the tail the others are served from memory, and after a
+   * wake-up only what is newer than the tail is read (one query per commit, not one per subscriber).
    */
-  private readonly recentPages = new Map<string, { readonly at: number; readonly page: Promise<Page> }>();
+  private tail: { start: Position; events: RecordedEvent[]; complete: boolean; generation: number; at: number } | null = null;
+  private tailRead: Promise<void> | null = null;
+  /** Bumped by every wake-up: the tail is complete only up to the wake-up it was read after. */
+  private generation = 0;
 
   constructor(options: PostgresEventStoreOptions) {
     if (options.pool) {
@@ -359,29 +369,54 @@ export class PostgresEventStore implements EventStore {
     if (this.ownsPool) await this.pool.end();
   }
 
-  /**
-   * A page read since the last wake-up and younger than half the poll interval is still the
-   * truth for that position (anything committed later wakes the subscriptions, which clears
-   * these). Pages with events waiting on an older transaction are never shared.
-   */
-  private sharedPage(after: Position, limit: number): Promise<Page> {
-    const key = `${after.commit}:${after.prepare}:${limit}`;
-    const now = Date.now();
-    const cached = this.recentPages.get(key);
-    if (cached && now - cached.at < this.pollIntervalMs / 2) return cached.page;
-    const entry = { at: now, page: this.readPage(after, limit) };
-    this.recentPages.set(key, entry);
-    const forget = () => {
-      if (this.recentPages.get(key) === entry) this.recentPages.delete(key);
+  /** A subscription's page: from the shared tail when it reaches that far, else from the database. */
+  private async sharedPage(after: Position, limit: number): Promise<Page> {
+    const covers = (tail: PostgresEventStore['tail']): tail is NonNullable<PostgresEventStore['tail']> =>
+      tail !== null && comparePositions(after, tail.start) >= 0 && comparePositions(after, tailEnd(tail)) <= 0;
+    if (covers(this.tail)) {
+      const tail = this.tail;
+      const fresh = tail.complete && tail.generation === this.generation && Date.now() - tail.at < this.pollIntervalMs / 2;
+      if (!fresh) {
+        // One reader extends the tail with what is newer; the others wait for that read.
+        this.tailRead ??= this.extendTail(tail).finally(() => {
+          this.tailRead = null;
+        });
+        await this.tailRead;
+      }
+      const current = this.tail;
+      if (covers(current)) {
+        const from = current.events.findIndex((e) => comparePositions(e.position, after) > 0);
+        const events = from < 0 ? [] : current.events.slice(from, from + limit);
+        // Not complete: committed events wait on an older transaction, so the subscriber comes back soon.
+        return { events, pendingInvisible: !current.complete && events.length < limit };
+      }
+    }
+    const page = await this.readPage(after, limit);
+    // A subscription at the head starts the tail (one behind the others keeps reading the database).
+    if (page.events.length < limit && (!this.tail || comparePositions(after, tailEnd(this.tail)) >= 0)) {
+      this.tail = { start: after, events: page.events, complete: !page.pendingInvisible, generation: this.generation, at: Date.now() };
+    }
+    return page;
+  }
+
+  private async extendTail(tail: NonNullable<PostgresEventStore['tail']>): Promise<void> {
+    const generation = this.generation;
+    const page = await this.readPage(tailEnd(tail), DEFAULT_READ_LIMIT);
+    if (this.tail !== tail) return;
+    const events = tail.events.concat(page.events);
+    // Keep the newest few thousand: subscriptions that far behind read the database.
+    const drop = Math.max(0, events.length - TAIL_CAPACITY);
+    this.tail = {
+      start: drop > 0 ? events[drop - 1].position : tail.start,
+      events: drop > 0 ? events.slice(drop) : events,
+      complete: !page.pendingInvisible && page.events.length < DEFAULT_READ_LIMIT,
+      generation,
+      at: Date.now(),
     };
-    entry.page.then((page) => page.pendingInvisible && forget(), forget);
-    // Subscriptions far behind read pages nobody else wants: keep the map small.
-    if (this.recentPages.size > 32) this.recentPages.delete(this.recentPages.keys().next().value as string);
-    return entry.page;
   }
 
   private wakeSubscriptions(): void {
-    this.recentPages.clear();
+    this.generation++;
     for (const s of this.subscriptions) s.wake();
   }
 
