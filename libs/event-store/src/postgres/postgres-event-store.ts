@@ -341,7 +341,8 @@ export class PostgresEventStore implements EventStore {
   subscribeToAll(options: SubscribeOptions): Subscription {
     if (this.closed) throw new Error('PostgresEventStore is closed');
     const subscription = new PostgresSubscription(options, {
-      readPage: (after, limit) => this.sharedPage(after, limit),
+      readPage: (after, limit, since) => this.sharedPage(after, limit, since),
+      generation: () => this.generation,
       pollIntervalMs: this.pollIntervalMs,
       onClosed: (s) => this.subscriptions.delete(s),
     });
@@ -369,37 +370,41 @@ export class PostgresEventStore implements EventStore {
     if (this.ownsPool) await this.pool.end();
   }
 
-  /** A subscription's page: from the shared tail when it reaches that far, else from the database. */
-  private async sharedPage(after: Position, limit: number): Promise<Page> {
+  /**
+   * A subscription's page: from the shared tail when it reaches that far, else from the database.
+   * The tail serves a subscriber only if it was read after the subscriber's last wake-up (`since`):
+   * whatever was committed before that is in it, and a later commit wakes the subscriber again.
+   */
+  private async sharedPage(after: Position, limit: number, since: number): Promise<Page> {
     const covers = (tail: PostgresEventStore['tail']): tail is NonNullable<PostgresEventStore['tail']> =>
       tail !== null && comparePositions(after, tail.start) >= 0 && comparePositions(after, tailEnd(tail)) <= 0;
-    if (covers(this.tail)) {
+    for (let tries = 0; tries < 3 && covers(this.tail); tries++) {
       const tail = this.tail;
-      const fresh = tail.complete && tail.generation === this.generation && Date.now() - tail.at < this.pollIntervalMs / 2;
-      if (!fresh) {
-        // One reader extends the tail with what is newer; the others wait for that read.
-        this.tailRead ??= this.extendTail(tail).finally(() => {
-          this.tailRead = null;
-        });
-        await this.tailRead;
-      }
-      const current = this.tail;
-      if (covers(current)) {
-        const from = current.events.findIndex((e) => comparePositions(e.position, after) > 0);
-        const events = from < 0 ? [] : current.events.slice(from, from + limit);
+      // Polling without wake-ups (a lost LISTEN connection) must still reach the database.
+      const recent = Date.now() - tail.at < this.pollIntervalMs / 2;
+      if (tail.generation >= since && recent && (tail.complete || tries > 0)) {
+        const from = tail.events.findIndex((e) => comparePositions(e.position, after) > 0);
+        const events = from < 0 ? [] : tail.events.slice(from, from + limit);
         // Not complete: committed events wait on an older transaction, so the subscriber comes back soon.
-        return { events, pendingInvisible: !current.complete && events.length < limit };
+        return { events, pendingInvisible: !tail.complete && events.length < limit };
       }
+      // One reader extends the tail with what is newer; the others wait for that read.
+      this.tailRead ??= this.extendTail(tail).finally(() => {
+        this.tailRead = null;
+      });
+      await this.tailRead;
     }
+    const generation = this.generation;
     const page = await this.readPage(after, limit);
     // A subscription at the head starts the tail (one behind the others keeps reading the database).
     if (page.events.length < limit && (!this.tail || comparePositions(after, tailEnd(this.tail)) >= 0)) {
-      this.tail = { start: after, events: page.events, complete: !page.pendingInvisible, generation: this.generation, at: Date.now() };
+      this.tail = { start: after, events: page.events, complete: !page.pendingInvisible, generation, at: Date.now() };
     }
     return page;
   }
 
   private async extendTail(tail: NonNullable<PostgresEventStore['tail']>): Promise<void> {
+    // Taken before the query: everything committed before this wake-up count is in what it reads.
     const generation = this.generation;
     const page = await this.readPage(tailEnd(tail), DEFAULT_READ_LIMIT);
     if (this.tail !== tail) return;
@@ -463,7 +468,9 @@ export class PostgresEventStore implements EventStore {
 
 
 interface SubscriptionDeps {
-  readPage(after: Position, limit: number): Promise<Page>;
+  /** `since`: the wake-up count when the subscriber last reset its woken flag (see `sharedPage`). */
+  readPage(after: Position, limit: number, since: number): Promise<Page>;
+  readonly generation: () => number;
   readonly pollIntervalMs: number;
   onClosed(subscription: PostgresSubscription): void;
 }
@@ -515,9 +522,10 @@ class PostgresSubscription implements Subscription {
     let pendingDelay = 10;
     while (!this.closed) {
       this.woken = false;
+      const since = this.deps.generation();
       let page: Page;
       try {
-        page = await this.deps.readPage(this.checkpoint, DEFAULT_READ_LIMIT);
+        page = await this.deps.readPage(this.checkpoint, DEFAULT_READ_LIMIT, since);
       } catch (error) {
         this.reportError(error);
         await this.pause(this.deps.pollIntervalMs, false);
