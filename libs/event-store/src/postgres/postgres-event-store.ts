@@ -376,13 +376,14 @@ export class PostgresEventStore implements EventStore {
    * whatever was committed before that is in it, and a later commit wakes the subscriber again.
    */
   private async sharedPage(after: Position, limit: number, since: number): Promise<Page> {
-    const covers = (tail: PostgresEventStore['tail']): tail is NonNullable<PostgresEventStore['tail']> =>
-      tail !== null && comparePositions(after, tail.start) >= 0 && comparePositions(after, tailEnd(tail)) <= 0;
-    for (let tries = 0; tries < 3 && covers(this.tail); tries++) {
+    for (let tries = 0; tries < 3; tries++) {
       const tail = this.tail;
+      // No tail yet, or a subscriber behind it (catching up): the database, and the tail stays.
+      if (!tail || comparePositions(after, tail.start) < 0) break;
+      const beyond = comparePositions(after, tailEnd(tail)) > 0;
       // Polling without wake-ups (a lost LISTEN connection) must still reach the database.
       const recent = Date.now() - tail.at < this.pollIntervalMs / 2;
-      if (tail.generation >= since && recent && (tail.complete || tries > 0)) {
+      if (!beyond && tail.generation >= since && recent && (tail.complete || tries > 0)) {
         const from = tail.events.findIndex((e) => comparePositions(e.position, after) > 0);
         const events = from < 0 ? [] : tail.events.slice(from, from + limit);
         // Not complete: committed events wait on an older transaction, so the subscriber comes back soon.
@@ -396,8 +397,8 @@ export class PostgresEventStore implements EventStore {
     }
     const generation = this.generation;
     const page = await this.readPage(after, limit);
-    // A subscription at the head starts the tail (one behind the others keeps reading the database).
-    if (page.events.length < limit && (!this.tail || comparePositions(after, tailEnd(this.tail)) >= 0)) {
+    // The first subscriber to read at the head starts the tail.
+    if (!this.tail && page.events.length < limit) {
       this.tail = { start: after, events: page.events, complete: !page.pendingInvisible, generation, at: Date.now() };
     }
     return page;
