@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client, ClientConfig, Pool, PoolClient } from 'pg';
 import {
   AppendRequest,
@@ -63,7 +64,10 @@ const SCHEMA_SQL = `
   -- One append in one round trip (the API's hot path): lock the stream, answer a retried append as
   -- the original did, check the expected revision, insert in order, notify. Refusals are raised
   -- with SQLSTATE ${APPEND_REFUSED} so the caller's transaction is rolled back, never half-written.
-  CREATE OR REPLACE FUNCTION es_append(p_stream text, p_expected text, p_events jsonb)
+  -- p_origin is sent as the notification's payload: the appending instance, which woke its own
+  -- subscriptions already, ignores it.
+  DROP FUNCTION IF EXISTS es_append(text, text, jsonb);
+  CREATE OR REPLACE FUNCTION es_append(p_stream text, p_expected text, p_events jsonb, p_origin text)
   RETURNS TABLE (outcome text, revision bigint, commit_position text, prepare_position text)
   LANGUAGE plpgsql AS $fn$
   DECLARE
@@ -94,7 +98,7 @@ const SCHEMA_SQL = `
       RAISE EXCEPTION USING ERRCODE = '${APPEND_REFUSED}', MESSAGE = 'wrong_revision', DETAIL = v_current::text;
     END IF;
     UPDATE es_streams SET last_revision = v_current + jsonb_array_length(p_events) WHERE stream_name = p_stream;
-    PERFORM pg_notify('${NOTIFY_CHANNEL}', '');
+    PERFORM pg_notify('${NOTIFY_CHANNEL}', p_origin);
     RETURN QUERY
       WITH inserted AS (
         INSERT INTO es_events (event_id, stream_name, revision, type, data, metadata)
@@ -173,6 +177,8 @@ export class PostgresEventStore implements EventStore {
    */
   private tail: { start: Position; events: RecordedEvent[]; complete: boolean; generation: number; at: number } | null = null;
   private tailRead: Promise<void> | null = null;
+  /** Sent with this instance's appends' notifications, so it ignores its own. */
+  private readonly instanceId = randomUUID();
   /** Bumped by every wake-up: the tail is complete only up to the wake-up it was read after. */
   private generation = 0;
 
@@ -212,7 +218,7 @@ export class PostgresEventStore implements EventStore {
 
   async appendToStream(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     // es_append is one statement, hence its own transaction: one round trip per append.
-    const result = await this.appendWithin(this.pool, streamName, events, expected);
+    const result = await this.append(this.pool, streamName, events, expected, this.instanceId);
     this.wakeSubscriptions();
     return result;
   }
@@ -233,9 +239,9 @@ export class PostgresEventStore implements EventStore {
       const { rows } = await this.pool.query<{ ord: string; revision: string; commit_position: string; prepare_position: string }>(
         `SELECT a.ord, r.revision, r.commit_position, r.prepare_position
            FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(request, ord),
-                LATERAL es_append(a.request->>'stream', a.request->>'expected', a.request->'events') r
+                LATERAL es_append(a.request->>'stream', a.request->>'expected', a.request->'events', $2) r
           ORDER BY a.ord`,
-        [JSON.stringify(batch)],
+        [JSON.stringify(batch), this.instanceId],
       );
       this.wakeSubscriptions();
       return rows.map((row) => ({
@@ -253,7 +259,12 @@ export class PostgresEventStore implements EventStore {
    * Subscriptions of other instances learn of it through NOTIFY at commit; this instance's
    * subscriptions find it by notification or by polling.
    */
-  async appendWithin(client: Queryable, streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+  appendWithin(client: Queryable, streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    // Committed by the caller later: this instance learns of it by the notification like the others.
+    return this.append(client, streamName, events, expected, '');
+  }
+
+  private async append(client: Queryable, streamName: string, events: readonly NewEvent[], expected: ExpectedRevision, origin: string): Promise<AppendResult> {
     if (events.length === 0) throw new Error(`Stream '${streamName}': nothing to append`);
     const ids = events.map((e) => e.id);
     const repeated = ids.filter((id, i) => ids.indexOf(id) !== i);
@@ -264,7 +275,7 @@ export class PostgresEventStore implements EventStore {
     try {
       ({
         rows: [row],
-      } = await client.query('SELECT * FROM es_append($1, $2, $3::jsonb)', [streamName, String(expected), payload]));
+      } = await client.query('SELECT * FROM es_append($1, $2, $3::jsonb, $4)', [streamName, String(expected), payload, origin]));
     } catch (error) {
       const { code, message, detail, constraint } = error as { code?: string; message?: string; detail?: string; constraint?: string };
       if (code === APPEND_REFUSED && message === 'duplicate') {
@@ -448,7 +459,8 @@ export class PostgresEventStore implements EventStore {
       });
       try {
         await client.connect();
-        client.on('notification', () => this.wakeSubscriptions());
+        // Appends of this instance woke its subscriptions already (a second wake would re-read).
+        client.on('notification', (message) => message.payload !== this.instanceId && this.wakeSubscriptions());
         await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
         delay = 100;
         // Notifications sent while disconnected are lost: look once now.
