@@ -75,7 +75,8 @@ async function stopProcess(p: AppProcess): Promise<void> {
 /**
  * The distributed profile for a suite: each of the five apps its own process, real NATS and
  * PostgreSQL, a fresh database and a JetStream stream of its own so suites never see each other's events.
- * `extraEnv` is added to every app's environment (e.g. a short dispatcher lease).
+ * `extraEnv` is added to every app's environment (e.g. a short dispatcher lease); a `NATS_URL` in it
+ * points the whole stack, the harness's own connections included, at another NATS server.
  */
 export async function startDistributedStack(label = 'dist', extraEnv: NodeJS.ProcessEnv = {}, options: StackOptions = {}): Promise<DistributedStack> {
   const db = await createTestDatabase(label);
@@ -102,18 +103,23 @@ export async function startDistributedStack(label = 'dist', extraEnv: NodeJS.Pro
     return p;
   };
   const url = `http://127.0.0.1:${port}`;
+  const nats = env.NATS_URL as string;
   const teardown = async () => {
     await Promise.all(processes.map(stopProcess));
-    const nc = await connect({ servers: natsUrl() });
-    await (await nc.jetstreamManager()).streams.delete(env.SCHEDSTACK_EVENTS_STREAM as string).catch(() => undefined);
-    await nc.close();
+    // A suite that stopped its own NATS server has no stream left to delete.
+    const nc = await connect({ servers: nats, timeout: 5_000 }).catch(() => null);
+    await nc
+      ?.jetstreamManager()
+      .then((jsm) => jsm.streams.delete(env.SCHEDSTACK_EVENTS_STREAM as string))
+      .catch(() => undefined);
+    await nc?.close();
     await db.drop();
   };
   try {
     // Services first (they create their tables), then the gateway.
     for (const app of APPS) startApp(app);
     await waitReady(url, processes);
-    const bus = createBusClient('nats', natsUrl(), env.SCHEDSTACK_BUS_PREFIX);
+    const bus = createBusClient('nats', nats, env.SCHEDSTACK_BUS_PREFIX);
     const demo = await request<DemoCredentials>(bus, PATTERNS.environments.bootstrapDemo, {}, 30_000)
       .then(async (created) => {
         if (!options.productRateLimits) await liftRateLimits(bus, created.project_id);

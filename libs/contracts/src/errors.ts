@@ -49,6 +49,35 @@ export class ApiError extends Error {
   }
 }
 
+/** Socket errors of Node: the peer is not there, or went away mid-request. */
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** nats.js codes for a connection that is closed, draining, refused or lost. */
+const BROKER_ERROR_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DRAINING', 'CONNECTION_REFUSED', 'DISCONNECT']);
+/**
+ * PostgreSQL SQLSTATEs of a server that is unreachable, starting or shutting down: class 08
+ * (connection exception), 57P01–57P03 (admin or crash shutdown, cannot connect now), 53300 (too many connections).
+ */
+const DATABASE_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
+/** What node-postgres and Nest's NATS client say when their connection dies or is being re-established. */
+const CONNECTION_LOST_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Connection lost\. Trying to reconnect|Connection to transport failed/i;
+
+/**
+ * A backend (PostgreSQL, NATS) could not be reached or dropped the connection — a restart or an
+ * outage, not a bug: the request may well succeed when retried, so the edge answers 503
+ * `service_unavailable` instead of 500.
+ */
+export function isConnectionFailure(error: unknown, depth = 0): boolean {
+  if (typeof error === 'string') return CONNECTION_LOST_MESSAGE.test(error);
+  if (typeof error !== 'object' || error === null || depth > 3) return false;
+  const { code, message, errors, cause } = error as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || BROKER_ERROR_CODES.has(code) || DATABASE_UNAVAILABLE.test(code))) return true;
+  if (typeof message === 'string' && CONNECTION_LOST_MESSAGE.test(message)) return true;
+  // Node reports a refused connection to several addresses as an AggregateError; wrappers keep a cause.
+  if (Array.isArray(errors) && errors.some((e) => isConnectionFailure(e, depth + 1))) return true;
+  return cause !== undefined && isConnectionFailure(cause, depth + 1);
+}
+
 export function isApiErrorBody(value: unknown): value is ApiErrorBody {
   const v = value as ApiErrorBody | null;
   return (

@@ -5,6 +5,7 @@ import { EVENT_STORE, type EventStore } from '@schedstack/event-store';
 import { BUS_CLIENT, EVENT_FEED, type EventFeed } from '@schedstack/messaging';
 import { CLOCK, type Clock, PG_POOL, PLATFORM_CONFIG, PlatformHealth, type PlatformConfig, systemClock, TraceContextInterceptor } from '@schedstack/platform';
 import type { Pool } from 'pg';
+import { UnavailableInterceptor } from './unavailable.interceptor';
 
 /** The adapters one process runs with; which ones is decided once, by the profile (STYLE §3). */
 export interface PlatformAdapters {
@@ -32,6 +33,13 @@ export class PlatformModule {
     ];
     // SPEC §7: every message handler of the process continues the sender's trace.
     const tracing = { provide: APP_INTERCEPTOR, useClass: TraceContextInterceptor };
-    return { module: PlatformModule, global: true, providers: [...providers, tracing], exports: providers.map((p) => ('provide' in p ? p.provide : p)) };
+    // SPEC §8: a database or broker outage is a 503 for every handler, HTTP or bus.
+    const unavailable = { provide: APP_INTERCEPTOR, useClass: UnavailableInterceptor };
+    return {
+      module: PlatformModule,
+      global: true,
+      providers: [...providers, tracing, unavailable],
+      exports: providers.map((p) => ('provide' in p ? p.provide : p)),
+    };
   }
 }

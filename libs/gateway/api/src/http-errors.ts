@@ -1,5 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import { ApiError, type ApiErrorBody, DomainError, domainErrorBody, isApiErrorBody } from '@schedstack/contracts';
+import { ApiError, type ApiErrorBody, DomainError, domainErrorBody, isApiErrorBody, isConnectionFailure } from '@schedstack/contracts';
 import type { Request, Response } from 'express';
 
 const logger = new Logger('gateway');
@@ -25,6 +25,11 @@ export function errorBodyOf(exception: unknown): ApiErrorBody {
       code: status === 404 ? 'route_not_found' : 'invalid_request',
       message: message ?? exception.message,
     };
+  }
+  if (isConnectionFailure(exception)) {
+    // PostgreSQL or NATS is restarting or unreachable: a retry may succeed (SPEC §8, docs/reliability.md).
+    logger.warn(`backend unavailable: ${(exception as Error)?.message ?? String(exception)}`);
+    return ApiError.unavailable('A service SchedStack depends on is unavailable right now; retry the request.').body;
   }
   logger.error(`unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
   return { status: 500, type: 'api_error', code: 'internal_error', message: 'An internal error occurred; it has been logged.' };

@@ -10,6 +10,13 @@ export interface NatsMicroserviceOptions {
 }
 
 /**
+ * Reconnect for as long as it takes, like the process's own NATS connection: nats.js gives up after
+ * 10 attempts 2 s apart by default, and a service whose connection gave up never answers again
+ * (test/faults/broker-restart.e2e.ts: a 30 s broker outage).
+ */
+const RECONNECT_FOREVER: NatsTransportOptions = { maxReconnectAttempts: -1 };
+
+/**
  * Microservice options for a service listening on NATS. Every replica of a service joins the
  * queue group named after it, so each request is answered by exactly one replica.
  */
@@ -22,6 +29,7 @@ export function natsServerOptions(
     transport: Transport.NATS,
     options: {
       servers: [url],
+      ...RECONNECT_FOREVER,
       ...(service ? { queue: service, name: service } : {}),
       ...overrides,
     },
@@ -30,7 +38,7 @@ export function natsServerOptions(
 
 /** Client options for sending commands and queries over NATS. */
 export function natsClientOptions(url: string, overrides: NatsTransportOptions = {}): NatsMicroserviceOptions {
-  return { transport: Transport.NATS, options: { servers: [url], ...overrides } };
+  return { transport: Transport.NATS, options: { servers: [url], ...RECONNECT_FOREVER, ...overrides } };
 }
 
 /** Puts `prefix` in front of a route once (Nest normalises a pattern more than once per message). */
