@@ -1,3 +1,4 @@
+import { ApiError } from '@schedstack/contracts';
 import { Logger } from '@nestjs/common';
 import {
   comparePositions,
@@ -109,7 +110,11 @@ export class ProjectionRunner {
     const deadline = Date.now() + timeoutMs;
     while (comparePositions(this.position, position) < 0) {
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`projection ${this.definition.name} did not reach the write within ${timeoutMs} ms`);
+      if (remaining <= 0) {
+        // The write is committed; its read model lags (e.g. the broker is reconnecting): a 503, not a 500.
+        this.logger.warn(`projection ${this.definition.name} did not reach the write within ${timeoutMs} ms`);
+        throw ApiError.unavailable('The change was saved but is not readable yet; retry the read in a moment.');
+      }
       const woken = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
