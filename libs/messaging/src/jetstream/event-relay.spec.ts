@@ -1,7 +1,11 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { positionToString, subscriberBatches, type EventStore, type SubscribeOptions } from '@schedstack/event-store';
-import { describeWithNats } from '@schedstack/testing';
-import { JSONCodec, type JetStreamClient, type NatsConnection } from 'nats';
+import { describeWithNats, freePort } from '@schedstack/testing';
+import { connect, JSONCodec, type JetStreamClient, type NatsConnection } from 'nats';
 import { appendEach, createTestEventStore, newEvent, type TestEventStore } from '../testing/event-store-fixtures';
 import { JetStreamTestbed, RecordingLogger, waitFor, type TestEventsStream } from '../testing/jetstream-fixtures';
 import { EventRelay, type EventRelayOptions } from './event-relay';
@@ -266,6 +270,172 @@ describeWithNats('EventRelay', () => {
     expect(await storedIds(stream)).toEqual(ids);
   });
 });
+
+/**
+ * A NATS server of this suite's own (never the machine's shared one), stopped with SIGTERM and
+ * started again on the same port and JetStream store while the relay follows a trickle of appends.
+ */
+describeWithNats('EventRelay across a NATS server restart', () => {
+  let server: OwnNatsServer;
+  let fixture: TestEventStore;
+  let nc: NatsConnection | null = null;
+  let relayer: EventRelay | null = null;
+  let appending: Promise<void> = Promise.resolve();
+  let stopAppending = (): void => undefined;
+
+  beforeAll(async () => {
+    server = await startOwnNatsServer();
+  }, 30_000);
+  beforeEach(async () => {
+    fixture = await createTestEventStore('relay_restart');
+  });
+  afterEach(async () => {
+    stopAppending();
+    await appending.catch(() => undefined);
+    await relayer?.stop();
+    await nc?.close().catch(() => undefined);
+    await fixture.dispose();
+  }, 30_000);
+  // Whatever happened above: the server and its store directory go.
+  afterAll(() => server?.close(), 30_000);
+
+  it("resumes on the 'reconnect' status, not a publish timeout later: the stream catches up, each event once, in order", async () => {
+    const streamName = `RESTART_${randomUUID().slice(0, 8)}`;
+    const prefix = 'trestart';
+    // Like production (reconnect forever), with a short wait between attempts to keep the test short.
+    nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const logger = new RecordingLogger();
+    // Far longer than the catch-up budget below: a relay that only resynced once a publish lost in
+    // the outage timed out could not make it.
+    const relay = new EventRelay({ store: fixture.store, nc, streamName, subjectPrefix: prefix, retryInitialDelayMs: 50, publishTimeoutMs: 60_000, logger });
+    relayer = relay;
+    await relay.start();
+    expect(relay.resumes).toEqual({ start: 1, reconnect: 0, refused: 0, failure: 0 });
+
+    // A steady trickle: one event every 25 ms, before, during and after the outage.
+    let appended = 0;
+    let running = true;
+    stopAppending = () => (running = false);
+    appending = (async () => {
+      while (running) {
+        await appendMany(fixture.store, 1);
+        appended++;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    })();
+    await waitFor(() => relay.published >= 20, 10_000, 'relaying before the outage');
+
+    await server.stop();
+    const appendedAtStop = appended;
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await server.start();
+    const appendedWhileDown = appended - appendedAtStop;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    stopAppending();
+    await appending;
+    expect(appendedWhileDown).toBeGreaterThan(0);
+
+    // (a) The stream catches up with the store: every event once, in store order, no gap.
+    const checker = await connect({ servers: server.url });
+    try {
+      const jsm = await checker.jetstreamManager();
+      let storeIds: string[] = [];
+      await waitFor(
+        async () => {
+          storeIds = (await fixture.store.readAll({ limit: 10_000 })).map((e) => e.id);
+          return storeIds.length === appended && (await jsm.streams.info(streamName)).state.messages === appended;
+        },
+        30_000,
+        'the stream to catch up with the store',
+      );
+      const info = await jsm.streams.info(streamName);
+      expect(info.state).toMatchObject({ first_seq: 1, last_seq: appended, messages: appended });
+      const msgIds: string[] = [];
+      for (let seq = 1; seq <= info.state.last_seq; seq++) msgIds.push((await jsm.streams.getMessage(streamName, { seq })).header.get('Nats-Msg-Id'));
+      expect(msgIds).toEqual(storeIds);
+      await waitFor(async () => (await relay.measureLag()) === 0, 10_000, 'no lag');
+    } finally {
+      await checker.close();
+    }
+
+    // (b) It resumed because the connection came back: no publish waited out its timeout.
+    expect(relay.resumes.reconnect).toBeGreaterThanOrEqual(1);
+    expect(logger.lines.filter((l) => /timeout/i.test(l.message))).toEqual([]);
+    expect(logger.lines).toContainEqual({ level: 'warn', message: expect.stringContaining('NATS disconnected') as string });
+  }, 90_000);
+});
+
+interface OwnNatsServer {
+  readonly url: string;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and JetStream store directory. */
+  start(): Promise<void>;
+  /** Stops it for good (SIGKILL when SIGTERM is not enough) and removes its store directory. */
+  close(): Promise<void>;
+}
+
+/** `nats-server -js` on a free loopback port with a store directory of its own. */
+async function startOwnNatsServer(): Promise<OwnNatsServer> {
+  const binary = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+  const port = await freePort();
+  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'schedstack-relay-nats-'));
+  let child: ChildProcess | null = null;
+
+  const start = async (): Promise<void> => {
+    const proc = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`nats-server did not start within 15 s:\n${output}`)), 15_000);
+      const onData = (chunk: Buffer): void => {
+        output = (output + chunk.toString()).slice(-10_000);
+        if (output.includes('Server is ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout?.on('data', onData);
+      proc.stderr?.on('data', onData);
+      proc.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`nats-server exited with ${code}:\n${output}`));
+      });
+    });
+  };
+
+  const stop = async (): Promise<void> => {
+    const proc = child;
+    child = null;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill('SIGTERM');
+    const hard = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(hard);
+  };
+
+  try {
+    await start();
+  } catch (error) {
+    await stop();
+    fs.rmSync(storeDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    stop,
+    start,
+    async close() {
+      await stop();
+      fs.rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
 
 /** How a wrapped publish misbehaves: not sent at all, or sent but its ack lost. */
 type PublishFault = 'not-sent' | 'ack-lost';
