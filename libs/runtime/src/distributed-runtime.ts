@@ -22,7 +22,8 @@ export async function createDistributedRuntime(config: PlatformConfig, service: 
     ? new KurrentEventStore({ connectionString: config.eventStoreUrl })
     : new PostgresEventStore({ pool });
   if (store instanceof PostgresEventStore) await store.init();
-  const nc = await connect({ servers: config.natsUrl, name: `schedstack-${service}`, maxReconnectAttempts: -1 });
+  // Reconnect forever, every 250 ms: after a broker restart the relay and feeds resume on 'reconnect'.
+  const nc = await connect({ servers: config.natsUrl, name: `schedstack-${service}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const streamOptions = { name: config.eventsStream, subjects: [`${config.eventsSubjectPrefix}.>`] };
   await ensureEventsStream(await nc.jetstreamManager(), streamOptions);
   const relay = new EventRelay({ store, nc, streamName: config.eventsStream, subjectPrefix: config.eventsSubjectPrefix, ensureStream: false });

@@ -11,10 +11,11 @@ export interface NatsMicroserviceOptions {
 
 /**
  * Reconnect for as long as it takes, like the process's own NATS connection: nats.js gives up after
- * 10 attempts 2 s apart by default, and a service whose connection gave up never answers again
+ * 10 attempts 2 s apart by default, and a service whose connection gave up never answers again;
+ * 250 ms between attempts brings a restarted broker back into use within a quarter second
  * (test/faults/broker-restart.e2e.ts: a 30 s broker outage).
  */
-const RECONNECT_FOREVER: NatsTransportOptions = { maxReconnectAttempts: -1 };
+const RECONNECT_FOREVER: NatsTransportOptions = { maxReconnectAttempts: -1, reconnectTimeWait: 250 };
 
 /**
  * Microservice options for a service listening on NATS. Every replica of a service joins the
