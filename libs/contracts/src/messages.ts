@@ -1,4 +1,5 @@
 import type { AttemptRecord, CatchUpPolicy, DeliveryState, FireKind, ScheduleMetadata } from './events';
+import type { LimitsView } from './limits';
 import type { Environment, Scope } from './scope';
 
 /** Every scoped message carries the scope the gateway derived from the caller's key. */
@@ -42,6 +43,12 @@ export interface CreateScheduleInput {
 }
 export interface CreateScheduleCommand extends Scoped {
   readonly input: CreateScheduleInput;
+  /**
+   * The environment's limits as the sending gateway holds them for its rate limiter (its 2 s cache,
+   * dropped at once when a limit is changed through it), so the quota check needs no question of
+   * its own; when absent the service asks `environments.limits.get`.
+   */
+  readonly limits?: LimitsView;
 }
 export interface GetByIdQuery extends Scoped {
   readonly id: string;

@@ -31,6 +31,10 @@ export function foldEvents<State, Event extends DomainEvent>(
 /**
  * STYLE §2, the one write path: load the stream, fold, decide, append with the expected revision.
  * A concurrent writer makes the append fail; the command is then decided again on fresh state.
+ * `newStream` says the stream name holds a fresh random id: the first attempt then decides on the
+ * initial state without reading and appends expecting no stream (one round trip instead of two);
+ * should the stream exist after all, that append is refused and the command is decided on what
+ * the stream holds, as usual.
  */
 export async function handleCommand<Command, State, Event extends DomainEvent>(
   store: EventStore,
@@ -38,11 +42,11 @@ export async function handleCommand<Command, State, Event extends DomainEvent>(
   decider: Decider<Command, State, Event>,
   command: Command,
   now: () => Date,
-  options: { maxRetries?: number; metadata?: Record<string, unknown> } = {},
+  options: { maxRetries?: number; metadata?: Record<string, unknown>; newStream?: boolean } = {},
 ): Promise<CommandOutcome<State, Event>> {
   const maxRetries = options.maxRetries ?? 5;
   for (let attempt = 0; ; attempt++) {
-    const recorded = await store.readStream(stream);
+    const recorded = attempt === 0 && options.newStream ? [] : await store.readStream(stream);
     const state = foldEvents(decider, recorded);
     const events = decider.decide(command, state, now());
     if (events.length === 0) return { state, events, appended: null };

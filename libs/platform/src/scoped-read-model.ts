@@ -26,6 +26,11 @@ export class ScopedReadModel<View> {
     return rows[0] ? this.present(rows[0].view) : null;
   }
 
+  /** A view as `get` would return it once stored: a writer answering with it need not read it back. */
+  asRead(view: View): View {
+    return this.present(asStoredInJsonb(view));
+  }
+
   /**
    * How many rows of the scope match: each filter allows any of its values (e.g. state ∈ {active,
    * paused}); `createdSince` counts only rows created at or after that instant.
@@ -83,4 +88,33 @@ export function orderKeys<T extends object>(value: T, order: readonly (keyof T &
   for (const key of order) if (key in value) out[key] = (value as Record<string, unknown>)[key];
   for (const [key, v] of Object.entries(value)) if (!(key in out)) out[key] = v;
   return out as T;
+}
+
+/**
+ * PostgreSQL's jsonb order of object keys: shorter keys first (in UTF-8 bytes), equal lengths
+ * bytewise. A jsonb column gives objects back in this order, whatever order they were written in.
+ */
+function jsonbKeyOrder(a: string, b: string): number {
+  const bytesA = Buffer.byteLength(a);
+  const bytesB = Buffer.byteLength(b);
+  if (bytesA !== bytesB) return bytesA - bytesB;
+  // ASCII keys (the usual case): characters are bytes, so string order is byte order.
+  if (bytesA === a.length && bytesB === b.length) return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+function inJsonbKeyOrder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(inJsonbKeyOrder);
+  if (typeof value !== 'object' || value === null) return value;
+  // fromEntries defines each key as an own property, `__proto__` included.
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort(jsonbKeyOrder)
+      .map((key) => [key, inJsonbKeyOrder((value as Record<string, unknown>)[key])]),
+  );
+}
+
+/** `value` as it comes back from a jsonb column it was written to: JSON only, object keys in jsonb order. */
+export function asStoredInJsonb<T>(value: T): T {
+  return inJsonbKeyOrder(JSON.parse(JSON.stringify(value))) as T;
 }

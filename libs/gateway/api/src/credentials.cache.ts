@@ -11,21 +11,42 @@ const MAX_ENTRIES = 10_000;
 
 class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; expires: number }>();
+  /** Verifications under way: requests with the same credential arriving meanwhile share the answer. */
+  private readonly loading = new Map<string, Promise<V | null>>();
+  /** Moves on every `forget`, so a verification that was under way then is not remembered. */
+  private generation = 0;
 
-  async get(key: string, load: () => Promise<V | null>): Promise<V | null> {
+  get(key: string, load: () => Promise<V | null>): Promise<V | null> {
     const cached = this.entries.get(key);
-    if (cached && cached.expires > Date.now()) return cached.value;
-    const value = await load();
-    if (value) {
-      if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-      this.entries.set(key, { value, expires: Date.now() + CREDENTIALS_TTL_MS });
-    } else {
-      this.entries.delete(key);
-    }
-    return value;
+    if (cached && cached.expires > Date.now()) return Promise.resolve(cached.value);
+    const pending = this.loading.get(key);
+    if (pending) return pending;
+    const generation = this.generation;
+    const settle = () => {
+      if (this.loading.get(key) === loaded) this.loading.delete(key);
+    };
+    const loaded: Promise<V | null> = load().then(
+      (value) => {
+        settle();
+        if (!value) this.entries.delete(key);
+        else if (generation === this.generation) {
+          if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+          this.entries.set(key, { value, expires: Date.now() + CREDENTIALS_TTL_MS });
+        }
+        return value;
+      },
+      (error: unknown) => {
+        settle();
+        throw error;
+      },
+    );
+    this.loading.set(key, loaded);
+    return loaded;
   }
 
   forget(matches: (value: V) => boolean): void {
+    this.generation++;
+    this.loading.clear();
     for (const [key, entry] of this.entries) if (matches(entry.value)) this.entries.delete(key);
   }
 }

@@ -14,6 +14,7 @@ import { BUS_CLIENT } from '@schedstack/messaging';
 import { request } from '@schedstack/platform';
 import { ApiKeyGuard, CurrentScope } from './api-key.guard';
 import { Idempotent } from './idempotency.interceptor';
+import { LimitsCache } from './limits.cache';
 import { ApiErrors, BODY_ERRORS, conflict, IDEMPOTENCY_ERRORS, invalid, notFound, UNAVAILABLE } from './openapi.errors';
 import { EXAMPLE_SCHEDULE, ScheduleListModel, ScheduleModel, UpcomingFireListModel } from './openapi.models';
 import { parseLimit } from './pagination';
@@ -39,7 +40,10 @@ function parseCount(raw: string | undefined): number {
 @UseGuards(ApiKeyGuard)
 @UsePipes(apiValidationPipe)
 export class SchedulesHttpController {
-  constructor(@Inject(BUS_CLIENT) private readonly bus: ClientProxy) {}
+  constructor(
+    @Inject(BUS_CLIENT) private readonly bus: ClientProxy,
+    private readonly limits: LimitsCache,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -65,7 +69,7 @@ export class SchedulesHttpController {
     ...IDEMPOTENCY_ERRORS,
     UNAVAILABLE,
   )
-  create(@CurrentScope() scope: Scope, @Body() dto: CreateScheduleDto): Promise<ScheduleView> {
+  async create(@CurrentScope() scope: Scope, @Body() dto: CreateScheduleDto): Promise<ScheduleView> {
     const input: CreateScheduleInput = {
       endpoint: dto.endpoint,
       method: given(dto.method) ?? 'POST',
@@ -82,7 +86,8 @@ export class SchedulesHttpController {
       process: given(dto.process),
       metadata: given(dto.metadata),
     };
-    return request(this.bus, PATTERNS.schedules.create, { scope, input });
+    // SPEC §5 quotas: the limits the rate limiter has just applied to this request travel along.
+    return request(this.bus, PATTERNS.schedules.create, { scope, input, limits: await this.limits.get(scope) });
   }
 
   @Get()

@@ -6,6 +6,8 @@ import type { InProcessBroker, InProcessEndpoint } from './in-process.broker';
 export const IN_PROCESS_TRANSPORT = Symbol('IN_PROCESS_TRANSPORT');
 
 const codec = JSONCodec();
+/** Routes of patterns seen so far; bounded, as patterns come with the messages. */
+const MAX_REMEMBERED_ROUTES = 1_000;
 
 /** What `@Ctx()` receives on the in-process transport: the pattern, like `NatsContext.getSubject()`. */
 export class InProcessContext extends BaseRpcContext<[string]> {
@@ -22,6 +24,7 @@ export class InProcessContext extends BaseRpcContext<[string]> {
 export class InProcessServer extends Server implements CustomTransportStrategy, InProcessEndpoint {
   override readonly transportId = IN_PROCESS_TRANSPORT;
   private readonly registered: string[] = [];
+  private readonly routes = new Map<string, string>();
 
   constructor(private readonly broker: InProcessBroker) {
     super();
@@ -48,6 +51,20 @@ export class InProcessServer extends Server implements CustomTransportStrategy, 
 
   unwrap<T>(): T {
     return this.broker as T;
+  }
+
+  /**
+   * Nest first tries every pattern as JSON, so each message with a plain pattern such as
+   * `schedules.create` throws and catches a SyntaxError (stack trace included): the route of each
+   * pattern is worked out once.
+   */
+  protected override getRouteFromPattern(pattern: string): string {
+    let route = this.routes.get(pattern);
+    if (route === undefined) {
+      route = super.getRouteFromPattern(pattern);
+      if (this.routes.size < MAX_REMEMBERED_ROUTES) this.routes.set(pattern, route);
+    }
+    return route;
   }
 
   deliverRequest(channel: string, body: Uint8Array, reply: (body: Uint8Array) => void): void {

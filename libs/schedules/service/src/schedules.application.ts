@@ -33,6 +33,7 @@ import {
 } from '@schedstack/schedules-domain';
 import type { Pool } from 'pg';
 import { SchedulePlanner } from './schedule-planner';
+import { createdScheduleView } from './schedule.view';
 import { SCHEDULES_MIGRATIONS, schedulesProjection } from './schedules.projection';
 
 const traceMetadata = (): Record<string, unknown> | undefined => {
@@ -78,11 +79,11 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
     await this.readModels.stop();
   }
 
-  async create({ scope, input }: CreateScheduleCommand): Promise<ScheduleView> {
+  async create({ scope, input, limits }: CreateScheduleCommand): Promise<ScheduleView> {
     const now = this.clock.now();
     const trigger = triggerFromInput(input, now);
     const settings = settingsFromInput(input, trigger, now);
-    const policy = await this.checkAgainstEnvironment(scope, input);
+    const policy = await this.checkAgainstEnvironment(scope, input, limits);
     const scheduleId = newId('sch');
     const outcome = await handleCommand(
       this.store,
@@ -102,18 +103,24 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
         },
       },
       () => now,
-      // SPEC §7: the trace continues into the dispatcher through the events' metadata.
-      { metadata: traceMetadata() },
+      // SPEC §7: the trace continues into the dispatcher through the events' metadata. The id is
+      // fresh, so there is no stream to read first.
+      { metadata: traceMetadata(), newStream: true },
     );
-    return this.readAfterWrite(scope, scheduleId, outcome.appended?.position);
+    // Read-your-writes (docs/decisions.md): answered once the projection has the schedule, with the
+    // view it made of these events, built here rather than read back.
+    const position = outcome.appended?.position;
+    if (position) await this.readModels.runner(schedulesProjection.name).waitFor(position);
+    return this.schedules.asRead(createdScheduleView(scope.environment, outcome.events));
   }
 
   /**
    * What the environments service owns (SPEC §5): the active-schedules and deliveries-per-day quotas, the named process
    * (its delivery policy travels with every planned fire), and metadata against the field definitions.
+   * The limits come with the command from the gateway, or are asked for.
    */
-  private async checkAgainstEnvironment(scope: Scope, input: CreateScheduleCommand['input']): Promise<DeliveryPolicy | null> {
-    const limits = await request<LimitsView>(this.bus, PATTERNS.environments.getLimits, { scope });
+  private async checkAgainstEnvironment(scope: Scope, input: CreateScheduleCommand['input'], given?: LimitsView): Promise<DeliveryPolicy | null> {
+    const limits = given ?? (await request<LimitsView>(this.bus, PATTERNS.environments.getLimits, { scope }));
     if (limits.active_schedules !== null && limits.active_schedules !== undefined) {
       // Count-then-create may overshoot by a few under concurrent creates; the quota is a guard rail.
       const active = await this.schedules.count(scope, { state: ['active', 'paused'] });
