@@ -134,8 +134,18 @@ export class DispatchEngine {
 
   /** Returns how many fires it claimed. */
   private async cycle(): Promise<number> {
-    // Leases first: renewing what is in flight matters more than claiming more.
-    await this.checkLeases();
+    // The lease check (renew what is in flight, drop what was withdrawn or taken over) runs beside
+    // the claim, not before it: each is a round trip, and on a busy machine a round trip takes
+    // hundreds of milliseconds, so in series they held the claim back until its fires were due.
+    const leases = this.checkLeases().catch((error) => this.logger.warn(`checking leases failed, will retry: ${(error as Error).message}`));
+    try {
+      return await this.claimAndArm();
+    } finally {
+      await leases;
+    }
+  }
+
+  private async claimAndArm(): Promise<number> {
     const claimed = await this.dueFires.claim(this.options.lookAheadMs, this.options.batchSize);
     if (claimed.length === 0) return 0;
     const secrets = await this.secretsFor(claimed);

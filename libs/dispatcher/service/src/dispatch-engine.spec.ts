@@ -1,0 +1,173 @@
+import { PostgresEventStore } from '@schedstack/event-store';
+import { migrate, systemClock } from '@schedstack/platform';
+import { generateSigningSecret, sealSecret } from '@schedstack/signing';
+import { createTestDatabase, type TestDatabase } from '@schedstack/testing';
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { DispatchEngine } from './dispatch-engine';
+import { DISPATCHER_MIGRATIONS } from './dispatcher.projection';
+import { DueFires } from './due-fires';
+import type { HttpSender, OutboundRequest } from './http-sender';
+import { SigningSecrets } from './signing-secrets';
+
+const scope = { projectId: 'prj_engine', environment: 'test' as const };
+
+/** Polls until `probe` holds (no wall-clock assertion: the timeout only ends a hung test). */
+async function eventually(probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** An HTTP sender that answers 200 and remembers what was sent. */
+class RecordingSender implements HttpSender {
+  readonly sent: OutboundRequest[] = [];
+  async send(req: OutboundRequest) {
+    this.sent.push(req);
+    return { kind: 'response' as const, status: 200, headers: {}, body: 'ok' };
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  deliveries(): string[] {
+    return this.sent.map((r) => r.headers['sched-delivery-id']);
+  }
+}
+
+/** A promise that stays pending until `open()`: stands in for a database round trip that takes long. */
+function gate() {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open: () => open() };
+}
+
+describe('DispatchEngine and DueFires with two replicas on one database', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('dsp_engine');
+    pool = new Pool({ connectionString: db.url, max: 8 });
+    store = new PostgresEventStore({ pool });
+    await store.init();
+    await migrate(pool, 'dispatcher', DISPATCHER_MIGRATIONS);
+    await pool.query(`INSERT INTO dsp_signing_secrets (project_id, environment, secret, created_at) VALUES ($1, $2, $3, now())`, [
+      scope.projectId,
+      scope.environment,
+      sealSecret(generateSigningSecret(), null),
+    ]);
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  afterAll(async () => {
+    await store.close();
+    await pool.end();
+    await db.drop();
+  });
+
+  /** Plans a fire due `inMs` from now (negative: already due) and returns its delivery id. */
+  async function plan(inMs: number, label: string): Promise<string> {
+    const deliveryId = `dlv_${label}_${randomUUID().slice(0, 8)}`;
+    await pool.query(
+      `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request)
+       VALUES ($1, 1, $2, $3, $4, now() + make_interval(secs => $5::float8 / 1000), now() + make_interval(secs => $5::float8 / 1000), 'first', $6)`,
+      [deliveryId, scope.projectId, scope.environment, `sch_${label}`, inMs, { endpoint: 'https://example.com/hook', method: 'POST', headers: {}, body: '{}' }],
+    );
+    return deliveryId;
+  }
+
+  const leaseOwner = async (deliveryId: string) =>
+    (await pool.query<{ lease_owner: string | null }>(`SELECT lease_owner FROM dsp_due_fires WHERE delivery_id = $1`, [deliveryId])).rows[0]?.lease_owner;
+
+  it('claims and sends a due fire while the lease check of what it has armed is still running', async () => {
+    const sender = new RecordingSender();
+    // Look far ahead so the first fire is armed (and its lease checked on every later cycle); the
+    // poll interval is long so only the polls the test asks for run.
+    const engine = new DispatchEngine(pool, store, sender, systemClock, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 600_000,
+      pollIntervalMs: 600_000,
+      leaseMs: 30_000,
+      batchSize: 100,
+      userAgent: 'SchedStack/test',
+    });
+    const armed = await plan(300_000, 'armed');
+    const slow = gate();
+    try {
+      engine.start();
+      await engine.poll();
+      expect(await leaseOwner(armed)).toBe(engine.workerId);
+
+      // The lease check of the armed fire hangs (a slow round trip on a busy database)…
+      const stillHeld = jest.spyOn(DueFires.prototype, 'stillHeld').mockImplementation(async (ids) => {
+        await slow.opened;
+        return new Set(ids);
+      });
+      const due = await plan(-1_000, 'due');
+      const cycle = engine.poll();
+      // …and the fire that is already due is claimed and sent all the same.
+      await eventually(() => sender.deliveries().includes(due));
+      expect(stillHeld).toHaveBeenCalled();
+      expect(sender.deliveries()).not.toContain(armed);
+      slow.open();
+      await cycle;
+    } finally {
+      slow.open();
+      await engine.stop();
+    }
+    // A clean stop hands the armed fire back.
+    expect(await leaseOwner(armed)).toBeNull();
+  });
+
+  it('still drops an armed fire that was withdrawn meanwhile, once the lease check answers', async () => {
+    const sender = new RecordingSender();
+    const engine = new DispatchEngine(pool, store, sender, systemClock, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 600_000,
+      pollIntervalMs: 600_000,
+      leaseMs: 30_000,
+      batchSize: 100,
+      userAgent: 'SchedStack/test',
+    });
+    const withdrawn = await plan(300_000, 'withdrawn');
+    try {
+      engine.start();
+      await engine.poll();
+      expect(await leaseOwner(withdrawn)).toBe(engine.workerId);
+      // Canceled (a pause or cancel applied by the other replica's projection) while armed here.
+      await pool.query(`UPDATE dsp_due_fires SET state = 'canceled' WHERE delivery_id = $1`, [withdrawn]);
+      const stillHeld = jest.spyOn(DueFires.prototype, 'stillHeld');
+      await engine.poll();
+      const [id] = (await pool.query<{ id: string }>(`SELECT id FROM dsp_due_fires WHERE delivery_id = $1`, [withdrawn])).rows.map((r) => r.id);
+      expect(stillHeld.mock.calls[0][0]).toContain(id);
+      expect(await stillHeld.mock.results[0].value).not.toContain(id);
+    } finally {
+      await engine.stop();
+    }
+    // The stop did not hand it back: it was no longer armed.
+    expect(await leaseOwner(withdrawn)).toBe(engine.workerId);
+    expect(sender.deliveries()).not.toContain(withdrawn);
+  });
+
+  it("one replica's claim skips the rows the other replica's claim transaction holds, without waiting for it", async () => {
+    const fires = await Promise.all([-3_000, -2_000, -1_000, 100_000].map((ms, i) => plan(ms, `skip${i}`)));
+    const a = new DueFires(pool, 'replica-a', 30_000);
+    const other = await pool.connect();
+    try {
+      // Replica B is mid-claim: its transaction holds the two earliest fires.
+      await other.query('BEGIN');
+      await other.query(`SELECT id FROM dsp_due_fires WHERE delivery_id = ANY($1) FOR UPDATE`, [fires.slice(0, 2)]);
+      const claimed = await a.claim(1_000, 10);
+      // A took the due fire B does not hold (and not the one due beyond its look-ahead), at once.
+      expect(claimed.map((f) => f.delivery_id)).toEqual([fires[2]]);
+      await other.query('COMMIT');
+    } finally {
+      other.release();
+    }
+    // Once B's transaction ends, the fires it held but did not lease are A's to claim.
+    const next = await a.claim(1_000, 10);
+    expect(next.map((f) => f.delivery_id)).toEqual(fires.slice(0, 2));
+  });
+});
