@@ -77,13 +77,17 @@ function cpuSnapshot(sources, extra) {
     else if (source.children) seconds[source.name] = stats.treeCpuSeconds(table, source.pid) - (table.get(source.pid)?.ticks ?? 0) / 100;
     else seconds[source.name] = (table.get(source.pid)?.ticks ?? 0) / 100;
   }
-  return { at: Date.now(), seconds };
+  return { at: Date.now(), seconds, machine: stats.machineTicks() };
 }
 
 /** Average CPU of each process between two snapshots, in % of one core. */
 function cpuBetween(before, after) {
   const wall = (after.at - before.at) / 1000;
-  return Object.fromEntries(Object.keys(after.seconds).map((name) => [name, stats.round(((after.seconds[name] - before.seconds[name]) / wall) * 100, 0)]));
+  // Processes that ended between the snapshots (short-lived backends) take their CPU with them: never below 0.
+  const perProcess = Object.fromEntries(Object.keys(after.seconds).map((name) => [name, Math.max(0, stats.round(((after.seconds[name] - before.seconds[name]) / wall) * 100, 0))]));
+  // The whole machine, all cores, whoever used them: 100% = every core busy (a saturated 2-core box).
+  const machine = stats.round(((after.machine.busy - before.machine.busy) / Math.max(1, after.machine.total - before.machine.total)) * 100, 0);
+  return { ...perProcess, 'machine (all cores)': machine };
 }
 
 async function lagBuckets(urls) {

@@ -109,4 +109,13 @@ function commCpuSeconds(table, comm) {
   return ticks / CLOCK_TICKS;
 }
 
-module.exports = { percentile, summarize, round, histogramBuckets, bucketDelta, histogramQuantile, processTable, treeCpuSeconds, commCpuSeconds };
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+function machineTicks() {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = fields[3] + (fields[4] ?? 0);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+module.exports = {
+  machineTicks, percentile, summarize, round, histogramBuckets, bucketDelta, histogramQuantile, processTable, treeCpuSeconds, commCpuSeconds };
