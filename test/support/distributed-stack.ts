@@ -130,6 +130,10 @@ export async function startDistributedStack(label = 'dist', extraEnv: NodeJS.Pro
     return { ...stack, processes, env, startApp };
   } catch (error) {
     await teardown();
+    // What the apps logged says why (e.g. the service behind a 500 during bootstrap).
+    if (error instanceof Error) {
+      error.message += `\n${processes.map((p) => `--- ${p.name}\n${p.output.slice(-30).join('')}`).join('\n')}`;
+    }
     throw error;
   }
 }
