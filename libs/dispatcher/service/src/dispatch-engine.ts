@@ -303,7 +303,7 @@ export class DispatchEngine {
         return;
       }
     }
-    const firedAt = this.clock.now();
+    const handedOver = this.clock.now();
     const started = performance.now();
     const result = await this.sender.send({
       url: fire.request.endpoint,
@@ -312,7 +312,9 @@ export class DispatchEngine {
       body: fire.request.body,
       timeoutMs: armed.policy.timeoutMs,
     });
-    const durationMs = Math.round(performance.now() - started);
+    // fired_at is when the request went out: after any wait for a pooled connection (a burst).
+    const firedAt = new Date(handedOver.getTime() + (result.queuedMs ?? 0));
+    const durationMs = Math.round(performance.now() - started - (result.queuedMs ?? 0));
     const endedAt = this.clock.now();
     if (breaker) {
       const failed = result.kind !== 'response' || (isRetryable(toAttemptResult(result, endedAt)) && (result.status < 200 || result.status >= 300));

@@ -1,3 +1,4 @@
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { Agent, errors, request } from 'undici';
 import type { LookupFunction, OutboundGuard } from './outbound-guard';
 
@@ -21,8 +22,15 @@ export type OutboundResult =
   /** `refused`: the outbound guard blocked the endpoint; nothing was connected to. */
   | { readonly kind: 'network_error' | 'timeout' | 'refused'; readonly error: string };
 
+/**
+ * How long the request waited in the client before its headers were written (a burst queues for
+ * one of the pooled connections); absent when it was never written. SPEC §7: lag is measured to
+ * when the request went out, so the engine adds this to the instant it handed the request over.
+ */
+export type SentResult = OutboundResult & { readonly queuedMs?: number };
+
 export interface HttpSender {
-  send(req: OutboundRequest): Promise<OutboundResult>;
+  send(req: OutboundRequest): Promise<SentResult>;
   close(): Promise<void>;
 }
 
@@ -34,7 +42,19 @@ export interface UndiciHttpSenderOptions {
   readonly guard: OutboundGuard;
   /** DNS resolution, replaceable in tests; the guard checks whatever it returns. */
   readonly lookup?: LookupFunction;
+  /** Connections per origin (default 256); beyond them requests queue in the client. */
+  readonly connections?: number;
 }
+
+/** When undici wrote the headers of each outgoing delivery, by `<delivery id>#<attempt>`. */
+const headersWrittenAt = new Map<string, number>();
+const attemptKey = (deliveryId: string | undefined, attempt: string | undefined): string | null => (deliveryId && attempt ? `${deliveryId}#${attempt}` : null);
+diagnosticsChannel.subscribe('undici:client:sendHeaders', (message) => {
+  const { headers } = message as { headers?: unknown };
+  if (typeof headers !== 'string') return;
+  const key = attemptKey(/\r\nsched-delivery-id: ([^\r]+)/i.exec(headers)?.[1], /\r\nsched-attempt: (\d+)/i.exec(headers)?.[1]);
+  if (key) headersWrittenAt.set(key, Date.now());
+});
 
 /**
  * undici with one Agent: a keep-alive connection pool per origin, so a repeat target costs no
@@ -49,11 +69,21 @@ export class UndiciHttpSender implements HttpSender {
       connect: options.guard.connector(options.lookup),
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
-      connections: 256,
+      connections: options.connections ?? 256,
     });
   }
 
-  async send(req: OutboundRequest): Promise<OutboundResult> {
+  async send(req: OutboundRequest): Promise<SentResult> {
+    const handedOver = Date.now();
+    const key = attemptKey(req.headers['sched-delivery-id'], req.headers['sched-attempt']);
+    const result = await this.exchange(req);
+    if (!key) return result;
+    const written = headersWrittenAt.get(key);
+    headersWrittenAt.delete(key);
+    return written === undefined ? result : { ...result, queuedMs: Math.max(0, written - handedOver) };
+  }
+
+  private async exchange(req: OutboundRequest): Promise<OutboundResult> {
     try {
       const res = await request(req.url, {
         dispatcher: this.agent,
