@@ -88,7 +88,9 @@ describe('dispatcher projection: applyBatch equals apply, event by event', () =>
       for (const e of one) await projection.apply(client, e);
     });
     const batched = sequence('dlv_all_');
-    await inTransaction(pool, (client) => projection.applyBatch!(client, batched));
+    const applyBatch = projection.applyBatch;
+    if (!applyBatch) throw new Error('the dispatcher projection has no applyBatch');
+    await inTransaction(pool, (client) => applyBatch(client, batched));
 
     const rename = (value: unknown) => JSON.parse(JSON.stringify(value).replace(/dlv_(one|all)_/g, 'dlv_'));
     const perEvent = rename(await snapshot('dlv_one_'));
