@@ -132,7 +132,7 @@ export class DispatchEngine {
     return this.polling;
   }
 
-  /** Returns how many fires it claimed. */
+  /** Returns how many fires it armed. */
   private async cycle(): Promise<number> {
     // The lease check (renew what is in flight, drop what was withdrawn or taken over) runs beside
     // the claim, not before it: each is a round trip, and on a busy machine a round trip takes
@@ -162,13 +162,14 @@ export class DispatchEngine {
       this.logger.warn(`reserving rate-limit slots failed, will retry: ${(error as Error).message}`);
     }
     const unarmed: string[] = [];
+    let armed = 0;
     for (const fire of fires) {
       const sealed = secrets.get(fire.id);
       const sendAt = deferred.get(fire.id);
       // A slot beyond the window was handed back to the table; it is claimed again nearer the time.
       if (!sealed || (sendAt && sendAt.getTime() > nowMs + this.options.lookAheadMs)) continue;
       try {
-        this.arm(sendAt ? { ...fire, fire_at: sendAt, deferred_kind: 'rate_limited' } : fire, sealed);
+        if (this.arm(sendAt ? { ...fire, fire_at: sendAt, deferred_kind: 'rate_limited' } : fire, sealed)) armed++;
       } catch (error) {
         // e.g. a secret sealed with another SCHEDSTACK_SECRETS_KEY: never sent unsigned.
         this.logger.error(`cannot prepare ${fire.delivery_id}: ${(error as Error).message}`);
@@ -176,7 +177,9 @@ export class DispatchEngine {
       }
     }
     await this.dueFires.release(unarmed).catch(() => undefined);
-    return claimed.length;
+    // Only what was armed counts towards a full batch: fires handed back (unsigned, unpreparable,
+    // rate-limit failure) would be claimed again at once and spin the loop.
+    return armed;
   }
 
   /** The sealed secrets each fire signs with: its own (webhooks) or its environment's, created on first use. */
@@ -233,8 +236,9 @@ export class DispatchEngine {
     }
   }
 
-  private arm(fire: ClaimedFire, secrets: SealedSecrets): void {
-    if (this.armed.has(fire.id) || this.inFlight.has(fire.id)) return;
+  /** Arms a timer for the fire; false when it is armed or in flight already. */
+  private arm(fire: ClaimedFire, secrets: SealedSecrets): boolean {
+    if (this.armed.has(fire.id) || this.inFlight.has(fire.id)) return false;
     const now = this.clock.now();
     const fireKind: FireKind = fire.claims > 1 ? 'reclaim' : fire.deferred_kind ?? fire.fire_kind;
     if (fireKind === 'reclaim') countReclaim(fire.environment);
@@ -242,6 +246,7 @@ export class DispatchEngine {
     const headers = this.headersFor(fire, secrets, sendAt);
     const timer = setTimeout(() => this.onTimer(fire.id), sendAt - now.getTime());
     this.armed.set(fire.id, { fire, fireKind, headers, policy: retryPolicyOf(fire.policy), timer });
+    return true;
   }
 
   private disarm(id: string): void {

@@ -53,7 +53,11 @@ diagnosticsChannel.subscribe('undici:client:sendHeaders', (message) => {
   const { headers } = message as { headers?: unknown };
   if (typeof headers !== 'string') return;
   const key = attemptKey(/\r\nsched-delivery-id: ([^\r]+)/i.exec(headers)?.[1], /\r\nsched-attempt: (\d+)/i.exec(headers)?.[1]);
-  if (key) headersWrittenAt.set(key, Date.now());
+  if (!key) return;
+  // Entries are taken by send(); a request sent by some other client with these headers is never
+  // taken, so the map is bounded rather than trusted to empty itself.
+  if (headersWrittenAt.size >= 100_000) headersWrittenAt.clear();
+  headersWrittenAt.set(key, Date.now());
 });
 
 /**

@@ -229,10 +229,15 @@ export class PostgresEventStore implements EventStore {
    */
   async appendToStreams(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
     if (requests.length === 0) return [];
-    const oneByOne = () =>
-      Promise.all(
-        requests.map((r) => this.appendToStream(r.streamName, r.events, r.expected).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))),
-      );
+    // One after the other: in request order (two requests may share a stream), and one pool
+    // connection at a time, so a failing batch cannot crowd out the caller's other queries.
+    const oneByOne = async () => {
+      const results: (AppendResult | Error)[] = [];
+      for (const r of requests) {
+        results.push(await this.appendToStream(r.streamName, r.events, r.expected).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
+      }
+      return results;
+    };
     if (requests.length === 1 || requests.some((r) => r.events.length === 0)) return oneByOne();
     const batch = requests.map((r) => ({ stream: r.streamName, expected: String(r.expected), events: r.events.map(toStoredEvent) }));
     try {
@@ -395,8 +400,10 @@ export class PostgresEventStore implements EventStore {
       // Polling without wake-ups (a lost LISTEN connection) must still reach the database.
       const recent = Date.now() - tail.at < this.pollIntervalMs / 2;
       if (!beyond && tail.generation >= since && recent && (tail.complete || tries > 0)) {
-        const from = tail.events.findIndex((e) => comparePositions(e.position, after) > 0);
-        const events = from < 0 ? [] : tail.events.slice(from, from + limit);
+        // Subscribers are nearly always near the end of the tail: look from there.
+        let from = tail.events.length;
+        while (from > 0 && comparePositions(tail.events[from - 1].position, after) > 0) from--;
+        const events = tail.events.slice(from, from + limit);
         // Not complete: committed events wait on an older transaction, so the subscriber comes back soon.
         return { events, pendingInvisible: !tail.complete && events.length < limit };
       }

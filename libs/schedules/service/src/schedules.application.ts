@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
   ApiError,
   type CreateScheduleCommand,
@@ -50,6 +50,7 @@ const SCHEDULE_KEYS: (keyof ScheduleView)[] = [
 /** Command and query handlers of the schedules service (SPEC §3), and its planner. */
 @Injectable()
 export class SchedulesApplication implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('schedules');
   private readonly readModels: ReadModels;
   private readonly schedules: ScopedReadModel<ScheduleView>;
   private readonly planner: SchedulePlanner;
@@ -110,7 +111,16 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
     // Read-your-writes (docs/decisions.md): answered once the projection has the schedule, with the
     // view it made of these events, built here rather than read back.
     const position = outcome.appended?.position;
-    if (position) await this.readModels.runner(schedulesProjection.name).waitFor(position);
+    if (position) {
+      await this.readModels
+        .runner(schedulesProjection.name)
+        .waitFor(position)
+        .catch((error: unknown) => {
+          // The schedule is committed and its view is known: a 503 here would invite a retry that
+          // creates it twice. Answer 201; a GET may lag until the projection catches up.
+          this.logger.warn(`schedule ${scheduleId} created; its read model lags: ${(error as Error).message}`);
+        });
+    }
     return this.schedules.asRead(createdScheduleView(scope.environment, outcome.events));
   }
 
