@@ -67,6 +67,29 @@ function createdView(data: EventDataMap['schedule.created'], environment: Schedu
 export const schedulesProjection: ProjectionDefinition = {
   name: 'schedules.read-model',
   types: TYPES,
+  /**
+   * Issue #9: a created schedule's two events (`schedule.created`, then its first
+   * `schedule.fire_planned`) become one row, and consecutive such pairs one multi-row insert — the
+   * row `apply` would leave after both; anything else goes through `apply`.
+   */
+  async applyBatch(client: PoolClient, events: readonly RecordedEvent[]) {
+    let created: RecordedEvent[][] = [];
+    const flush = async () => {
+      if (created.length > 0) await insertCreatedSchedules(client, created);
+      created = [];
+    };
+    for (let i = 0; i < events.length; i++) {
+      const [event, next] = [events[i], events[i + 1]];
+      if (event.type === 'schedule.created' && next?.type === 'schedule.fire_planned' && next.streamName === event.streamName && parseStreamName(event.streamName)) {
+        created.push([event, next]);
+        i++;
+        continue;
+      }
+      await flush();
+      await schedulesProjection.apply(client, event);
+    }
+    await flush();
+  },
   async apply(client: PoolClient, event: RecordedEvent) {
     const parsed = parseStreamName(event.streamName);
     if (!parsed) return;
@@ -125,3 +148,22 @@ export const schedulesProjection: ProjectionDefinition = {
     }
   },
 };
+
+/** Created-and-planned pairs as the rows `apply` leaves after both events, in one statement. */
+async function insertCreatedSchedules(client: PoolClient, pairs: readonly RecordedEvent[][]): Promise<void> {
+  const rows = pairs.map(([created, planned], ord) => {
+    const { scope, id } = parseStreamName(created.streamName) as NonNullable<ReturnType<typeof parseStreamName>>;
+    const data = created.data as EventDataMap['schedule.created'];
+    const fire = planned.data as EventDataMap['schedule.fire_planned'];
+    const view: ScheduleView = { ...createdView(data, scope.environment), next_fire_at: fire.fire_at, fire_count: 1 };
+    return { ord, project_id: scope.projectId, environment: scope.environment, id, view, created_at: data.created_at, fire_at: fire.fire_at, next_fire_at: fire.next_fire_at };
+  });
+  await client.query(
+    `INSERT INTO sch_schedules (project_id, environment, id, view, state, created_at, plan_at)
+     SELECT project_id, environment, id, view, 'active', created_at, LEAST(fire_at, next_fire_at - make_interval(secs => $2::float8 / 1000))
+       FROM jsonb_to_recordset($1::jsonb) AS x(ord int, project_id text, environment text, id text, view jsonb, created_at timestamptz, fire_at timestamptz, next_fire_at timestamptz)
+      ORDER BY ord
+     ON CONFLICT DO NOTHING`,
+    [JSON.stringify(rows), PLANNING_HORIZON_MS],
+  );
+}
