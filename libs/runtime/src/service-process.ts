@@ -36,9 +36,14 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   const app = await NestFactory.create(ServiceModule, { bodyParser: false, logger: [...levels], abortOnError: false });
   if (options.http) configureHttpPipeline(app);
   else app.connectMicroservice(natsServerStrategy(config.natsUrl, options.service, config.busPrefix), { inheritAppConfig: true });
-  await app.startAllMicroservices();
-  if (options.http) await app.listen(config.port, config.host);
-  else await app.init();
+  if (options.http) {
+    await app.listen(config.port, config.host);
+  } else {
+    // Migrations and read models first (onModuleInit), then NATS: a request that arrives before the
+    // tables exist would fail (seen: "relation env_projects does not exist" under load).
+    await app.init();
+    await app.startAllMicroservices();
+  }
   const metrics = config.metricsPort !== null && !options.http ? await startMetricsServer(config.metricsPort, config.host) : null;
   process.stdout.write(`› ${options.service} ready${options.http ? ` on http://localhost:${config.port}` : ''} (NATS ${config.natsUrl})\n`);
 
