@@ -1,4 +1,4 @@
-import { type DeliveryView, type EventDataMap, parseStreamName } from '@schedstack/contracts';
+import { type DeliveryView, type Environment, type EventDataMap, parseStreamName } from '@schedstack/contracts';
 import type { RecordedEvent } from '@schedstack/event-store';
 import { type Migration, type ProjectionDefinition, TRACE_CONTEXT_FIELD } from '@schedstack/platform';
 import type { PoolClient } from 'pg';
@@ -122,18 +122,7 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
       switch (event.type) {
         case 'schedule.fire_planned': {
           const data = event.data as EventDataMap['schedule.fire_planned'];
-          const view: DeliveryView = {
-            id: data.delivery_id,
-            object: 'delivery',
-            mode: environment,
-            schedule: data.schedule_id,
-            state: 'scheduled',
-            fire_kind: data.fire_kind,
-            scheduled_for: data.fire_at,
-            next_attempt_at: data.fire_at,
-            attempts: [],
-            created_at: event.createdAt.toISOString(),
-          };
+          const view = plannedDeliveryView(event, environment);
           await client.query(
             `INSERT INTO dsp_deliveries (project_id, environment, id, schedule_id, state, request, policy, view, created_at)
              VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
@@ -293,23 +282,29 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
   return projection;
 }
 
+/** The delivery a `schedule.fire_planned` creates, as the API shows it until its first attempt. */
+function plannedDeliveryView(event: RecordedEvent, environment: Environment): DeliveryView {
+  const data = event.data as EventDataMap['schedule.fire_planned'];
+  return {
+    id: data.delivery_id,
+    object: 'delivery',
+    mode: environment,
+    schedule: data.schedule_id,
+    state: 'scheduled',
+    fire_kind: data.fire_kind,
+    scheduled_for: data.fire_at,
+    next_attempt_at: data.fire_at,
+    attempts: [],
+    created_at: event.createdAt.toISOString(),
+  };
+}
+
 /** `schedule.fire_planned` events as rows: the delivery (scheduled) and its first due fire. */
 async function insertPlannedFires(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
   const rows = events.map((event, ord) => {
     const { projectId, environment } = (parseStreamName(event.streamName) as NonNullable<ReturnType<typeof parseStreamName>>).scope;
     const data = event.data as EventDataMap['schedule.fire_planned'];
-    const view: DeliveryView = {
-      id: data.delivery_id,
-      object: 'delivery',
-      mode: environment,
-      schedule: data.schedule_id,
-      state: 'scheduled',
-      fire_kind: data.fire_kind,
-      scheduled_for: data.fire_at,
-      next_attempt_at: data.fire_at,
-      attempts: [],
-      created_at: event.createdAt.toISOString(),
-    };
+    const view = plannedDeliveryView(event, environment);
     return {
       ord,
       project_id: projectId,

@@ -13,11 +13,11 @@ export function createdScheduleView(environment: Environment, events: readonly S
   return planned.reduce<ScheduleView>((view, event) => {
     if (event.type !== 'schedule.fire_planned') throw new Error(`a schedule's creation does not append ${event.type}`);
     return { ...view, next_fire_at: event.data.fire_at, fire_count: view.fire_count + 1 };
-  }, viewOfCreated(created.data, environment));
+  }, createdView(created.data, environment));
 }
 
 /** The API view of a newly created schedule (the row the projection inserts for schedule.created). */
-function viewOfCreated(data: EventDataMap['schedule.created'], environment: Environment): ScheduleView {
+export function createdView(data: EventDataMap['schedule.created'], environment: Environment): ScheduleView {
   const { trigger } = data;
   return {
     id: data.schedule_id,

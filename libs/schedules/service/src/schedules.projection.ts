@@ -1,8 +1,9 @@
 import { EVENT_CATALOG, type EventDataMap, parseStreamName, type ScheduleView } from '@schedstack/contracts';
 import type { RecordedEvent } from '@schedstack/event-store';
 import type { Migration, ProjectionDefinition } from '@schedstack/platform';
-import { DEFAULT_CATCH_UP, DEFAULT_CATCH_UP_WINDOW, PLANNING_HORIZON_MS } from '@schedstack/schedules-domain';
+import { PLANNING_HORIZON_MS } from '@schedstack/schedules-domain';
 import type { PoolClient } from 'pg';
+import { createdView } from './schedule.view';
 
 export const SCHEDULES_MIGRATIONS: readonly Migration[] = [
   {
@@ -30,34 +31,6 @@ export const SCHEDULES_MIGRATIONS: readonly Migration[] = [
 const TYPES = Object.entries(EVENT_CATALOG)
   .filter(([, entry]) => entry.aggregate === 'schedule')
   .map(([type]) => type);
-
-/** The API view of a newly created schedule. */
-function createdView(data: EventDataMap['schedule.created'], environment: ScheduleView['mode']): ScheduleView {
-  const { trigger } = data;
-  return {
-    id: data.schedule_id,
-    object: 'schedule',
-    mode: environment,
-    endpoint: data.request.endpoint,
-    method: data.request.method,
-    headers: data.request.headers,
-    body: data.request.body,
-    delay: trigger.kind === 'once' ? trigger.delay ?? null : null,
-    run_at: trigger.kind === 'once' ? trigger.run_at : null,
-    cron: trigger.kind === 'cron' ? trigger.cron : null,
-    timezone: trigger.kind === 'cron' ? trigger.timezone : null,
-    catch_up: trigger.kind === 'cron' ? data.catch_up ?? DEFAULT_CATCH_UP : null,
-    catch_up_window: trigger.kind === 'cron' ? data.catch_up_window ?? DEFAULT_CATCH_UP_WINDOW : null,
-    ends_at: data.ends_at ?? null,
-    max_fires: data.max_fires ?? null,
-    fire_count: 0,
-    process: data.process ?? null,
-    metadata: data.metadata ?? {},
-    state: 'active',
-    next_fire_at: data.next_fire_at,
-    created_at: data.created_at,
-  };
-}
 
 /**
  * The schedules read model: one row per schedule holding its API view, plus `plan_at`, when the
