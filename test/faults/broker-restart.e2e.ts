@@ -1,10 +1,10 @@
 import { subjectForEvent } from '@schedstack/messaging';
-import { describeWithNats, type Receiver, startReceiver } from '@schedstack/testing';
+import { describeWithNats, type OwnNatsServer, type Receiver, startOwnNatsServer, startReceiver } from '@schedstack/testing';
 import { connect } from 'nats';
 import { Pool } from 'pg';
 import { type DistributedStack, eventually, startDistributedStack } from '../support';
 import { sleep, writeFigures } from './figures';
-import { type OwnNatsServer, startOwnNatsServer } from './nats-server';
+import { CLIENT_TIMEOUT_MS, type Outcome, timedRequest } from './requests';
 
 /** Schedules created per second through the API, for LOAD_MS. */
 const RATE = 20;
@@ -12,18 +12,9 @@ const LOAD_MS = 15_000;
 /** The broker goes down this far into the load, and stays down for DOWN_MS. */
 const STOP_AT_MS = 4_000;
 const DOWN_MS = 3_000;
-/** "Never hangs": every request is answered within this, whatever the answer. */
-const CLIENT_TIMEOUT_MS = 30_000;
 /** Longer than nats.js's default reconnect budget (10 attempts, 2 s apart), after which a client gives up for good. */
 const LONG_OUTAGE_MS = 30_000;
 
-interface Outcome {
-  readonly n: number;
-  readonly sentAt: number;
-  readonly ms: number;
-  readonly status: number | 'timeout' | 'network_error';
-  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 /**
  * SPEC §1 relay and projections, §8 never losing an accepted schedule, under a broker restart: the
@@ -55,28 +46,14 @@ describeWithNats('fault: NATS restart under steady schedule creation (distribute
     await nats?.close();
   }, 60_000);
 
-  const create = async (n: number): Promise<Outcome> => {
-    const sentAt = Date.now();
-    try {
-      const res = await fetch(`${stack.url}/v1/schedules`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${stack.keys.test}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ endpoint: `${receiver.url}/broker`, body: JSON.stringify({ n }), delay: '4s' }),
-        signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
-      });
-      const text = await res.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // not JSON: kept as text, and the assertions below say so
-      }
-      return { n, sentAt, ms: Date.now() - sentAt, status: res.status, body };
-    } catch (error) {
-      const status = (error as Error).name === 'TimeoutError' ? 'timeout' : 'network_error';
-      return { n, sentAt, ms: Date.now() - sentAt, status, body: String(error) };
-    }
-  };
+  const create = async (n: number): Promise<Outcome> => ({
+    n,
+    ...(await timedRequest(`${stack.url}/v1/schedules`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.keys.test}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ endpoint: `${receiver.url}/broker`, body: JSON.stringify({ n }), delay: '4s' }),
+    })),
+  });
 
   it('loses no accepted schedule, answers 201 or 503 (never 500, never a hang), relays without duplicates, and projections converge', async () => {
     const started = Date.now();

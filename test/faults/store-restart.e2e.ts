@@ -5,6 +5,7 @@ import { describeWithNats, type Receiver, startReceiver } from '@schedstack/test
 import { startDistributedStack, eventually, liftRateLimits, type TestStack, withApi } from '../support';
 import { type OwnPostgres, startOwnPostgres } from './embedded-postgres';
 import { sleep, writeFigures } from './figures';
+import { type Outcome, timedRequest } from './requests';
 
 /** Schedules created per second through the API, for LOAD_MS. */
 const RATE = 10;
@@ -12,16 +13,7 @@ const LOAD_MS = 14_000;
 /** PostgreSQL goes down this far into the load, and stays down for DOWN_MS. */
 const STOP_AT_MS = 3_000;
 const DOWN_MS = 4_000;
-/** "Never hangs": every request is answered within this, whatever the answer. */
-const CLIENT_TIMEOUT_MS = 30_000;
 
-interface Outcome {
-  readonly n: number;
-  readonly sentAt: number;
-  readonly ms: number;
-  readonly status: number | 'timeout' | 'network_error';
-  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 const UNAVAILABLE = {
   error: { type: 'api_error', code: 'service_unavailable', message: expect.any(String), param: null, request_id: expect.stringMatching(/^req_/) },
@@ -44,22 +36,7 @@ interface Target {
 function storeRestartScenario(target: () => Target): () => Promise<void> {
   const url = () => target().stack.url;
   const pg = { stop: () => target().pg.stop(), start: () => target().pg.start() };
-  const timed = async (path: string, init: RequestInit = {}): Promise<Omit<Outcome, 'n'>> => {
-    const sentAt = Date.now();
-    try {
-      const res = await fetch(`${url()}${path}`, { ...init, signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
-      const text = await res.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // not JSON: kept as text, and the assertions below say so
-      }
-      return { sentAt, ms: Date.now() - sentAt, status: res.status, body };
-    } catch (error) {
-      return { sentAt, ms: Date.now() - sentAt, status: (error as Error).name === 'TimeoutError' ? 'timeout' : 'network_error', body: String(error) };
-    }
-  };
+  const timed = (path: string, init: RequestInit = {}) => timedRequest(`${url()}${path}`, init);
   const create = async (n: number): Promise<Outcome> => ({
     n,
     ...(await timed('/v1/schedules', {
