@@ -1,6 +1,6 @@
 import { Client, Pool } from 'pg';
 import { TestDatabase, adminDatabaseUrl, createTestDatabase } from '@schedstack/testing';
-import { Position, RecordedEvent, START, Subscription } from '../event-store.port';
+import { Position, RecordedEvent, START, Subscription, WrongExpectedRevisionError } from '../event-store.port';
 import { newEvent, runEventStoreContract, uniqueStreamName, waitFor, waitVisible } from '../testing/event-store.contract';
 import { PostgresEventStore, PostgresEventStoreOptions } from './postgres-event-store';
 
@@ -167,6 +167,66 @@ describe('PostgresEventStore', () => {
       const store = await open();
       const event = newEvent();
       await expect(store.appendToStream(uniqueStreamName(), [event, event], 'any')).rejects.toThrow(event.id);
+    });
+  });
+
+  describe('group commit (issue #9)', () => {
+    /** Append statements the store sends: single `es_append` calls and grouped ones. */
+    const countAppendStatements = (store: PostgresEventStore): { singles: number; groups: number[] } => {
+      const seen = { singles: 0, groups: [] as number[] };
+      const query = store.pool.query.bind(store.pool) as (...args: unknown[]) => unknown;
+      jest.spyOn(store.pool, 'query').mockImplementation(((text: unknown, values?: unknown[]) => {
+        if (typeof text === 'string' && text.includes('jsonb_array_elements')) seen.groups.push((JSON.parse(String(values?.[0])) as unknown[]).length);
+        else if (typeof text === 'string' && text.includes('es_append')) seen.singles += 1;
+        return query(text, values);
+      }) as never);
+      return seen;
+    };
+
+    it('writes appends that arrive while a writer is busy in one statement, each caller getting its own result', async () => {
+      const store = await open({ concurrentAppends: 1 });
+      const statements = countAppendStatements(store);
+      const streams = Array.from({ length: 20 }, () => uniqueStreamName());
+      const events = streams.map(() => newEvent());
+
+      const results = await Promise.all(streams.map((s, i) => store.appendToStream(s, [events[i]], 'no_stream')));
+
+      // The first finds the writer free and goes alone; the 19 that queued behind it go together.
+      expect(statements).toEqual({ singles: 1, groups: [19] });
+      expect(results.map((r) => r.nextExpectedRevision)).toEqual(streams.map(() => 0));
+      for (const [i, stream] of streams.entries()) expect((await store.readStream(stream)).map((e) => e.id)).toEqual([events[i].id]);
+      // One transaction for the group: the 19 share a commit position, in the order they were called.
+      const grouped = results.slice(1).map((r) => r.position);
+      expect(new Set(grouped.map((p) => p.commit)).size).toBe(1);
+      expect(grouped.map((p) => p.prepare)).toEqual([...grouped.map((p) => p.prepare)].sort((a, b) => (a < b ? -1 : 1)));
+    });
+
+    it('refuses only the append whose expected revision is wrong; the rest of its group is written', async () => {
+      const store = await open({ concurrentAppends: 1 });
+      const taken = uniqueStreamName();
+      await store.appendToStream(taken, [newEvent()], 'no_stream');
+      const streams = [uniqueStreamName(), taken, uniqueStreamName(), uniqueStreamName()];
+
+      const outcomes = await Promise.allSettled(streams.map((s) => store.appendToStream(s, [newEvent()], 'no_stream')));
+
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedRevisionError);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ streamName: taken, actual: 0 });
+      for (const stream of [streams[0], streams[2], streams[3]]) expect(await store.readStream(stream)).toHaveLength(1);
+      expect(await store.readStream(taken)).toHaveLength(1);
+    });
+
+    it('gives every waiting caller the error when the database cannot be reached, and recovers', async () => {
+      const store = await open({ concurrentAppends: 1 });
+      const query = store.pool.query.bind(store.pool) as (...args: unknown[]) => unknown;
+      const spy = jest.spyOn(store.pool, 'query').mockImplementation((() => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))) as never);
+      const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => store.appendToStream(uniqueStreamName(), [newEvent()], 'no_stream')));
+      expect(outcomes.map((o) => o.status)).toEqual(Array(5).fill('rejected'));
+      expect(outcomes.map((o) => ((o as PromiseRejectedResult).reason as Error).message)).toEqual(Array(5).fill('connect ECONNREFUSED'));
+
+      spy.mockImplementation(query as never);
+      const stream = uniqueStreamName();
+      await expect(store.appendToStream(stream, [newEvent()], 'no_stream')).resolves.toMatchObject({ nextExpectedRevision: 0 });
     });
   });
 

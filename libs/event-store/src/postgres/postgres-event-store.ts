@@ -24,6 +24,11 @@ export interface PostgresEventStoreOptions {
   readonly connectionString?: string;
   /** How often subscriptions poll when no notification arrives. Default 200. */
   readonly pollIntervalMs?: number;
+  /**
+   * Group commit: at most this many append statements run at once; appends that arrive meanwhile
+   * wait and go together in one statement (one transaction) as soon as one finishes. Default 2.
+   */
+  readonly concurrentAppends?: number;
 }
 
 /** Anything that can run a query inside the caller's open transaction. */
@@ -35,6 +40,8 @@ const SCHEMA_LOCK_KEY = 7_305_112_903_377_001;
 const DEFAULT_READ_LIMIT = 1000;
 /** Events kept in the shared tail (see `sharedPage`). */
 const TAIL_CAPACITY = 5000;
+/** Appends written together by one group-commit statement, at most. */
+const GROUP_COMMIT_MAX = 250;
 const HANDLER_RETRY_DELAY_MS = 500;
 const LISTEN_APPLICATION_NAME = 'es-listen';
 const EVENT_ID_INDEX = 'es_events_event_id';
@@ -181,6 +188,10 @@ export class PostgresEventStore implements EventStore {
   private readonly instanceId = randomUUID();
   /** Bumped by every wake-up: the tail is complete only up to the wake-up it was read after. */
   private generation = 0;
+  /** Group commit (see `concurrentAppends`): appends waiting for a free writer, and the writers busy. */
+  private readonly waitingAppends: { request: AppendRequest; resolve: (result: AppendResult) => void; reject: (error: Error) => void }[] = [];
+  private appendsWriting = 0;
+  private readonly concurrentAppends: number;
 
   constructor(options: PostgresEventStoreOptions) {
     if (options.pool) {
@@ -197,6 +208,7 @@ export class PostgresEventStore implements EventStore {
       throw new Error('PostgresEventStore needs a pool or a connectionString');
     }
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
+    this.concurrentAppends = Math.max(1, options.concurrentAppends ?? 2);
   }
 
   /** Creates the tables; idempotent and safe to call from several processes at once. */
@@ -216,9 +228,43 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  async appendToStream(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+  /**
+   * Issue #9, group commit: with a writer free, the append is written at once (one statement, its
+   * own transaction); otherwise it waits, and the waiting appends are written together in one
+   * statement as soon as a writer is free — one round trip and one commit for a burst of creates,
+   * each caller still getting its own result or refusal.
+   */
+  appendToStream(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.waitingAppends.push({ request: { streamName, events, expected }, resolve, reject });
+      this.writeWaitingAppends();
+    });
+  }
+
+  private writeWaitingAppends(): void {
+    while (this.appendsWriting < this.concurrentAppends && this.waitingAppends.length > 0) {
+      const group = this.waitingAppends.splice(0, GROUP_COMMIT_MAX);
+      this.appendsWriting++;
+      void this.writeMany(group.map((g) => g.request))
+        .then(
+          (results) => results.forEach((result, i) => (result instanceof Error ? group[i].reject(result) : group[i].resolve(result))),
+          (error: unknown) => group.forEach((g) => g.reject(error instanceof Error ? error : new Error(String(error)))),
+        )
+        .finally(() => {
+          this.appendsWriting--;
+          this.writeWaitingAppends();
+        });
+    }
+  }
+
+  /** The requests in one statement, written now (not queued behind the group commit). */
+  appendToStreams(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
+    return this.writeMany(requests);
+  }
+
+  private async appendOne(request: AppendRequest): Promise<AppendResult> {
     // es_append is one statement, hence its own transaction: one round trip per append.
-    const result = await this.append(this.pool, streamName, events, expected, this.instanceId);
+    const result = await this.append(this.pool, request.streamName, request.events, request.expected, this.instanceId);
     this.wakeSubscriptions();
     return result;
   }
@@ -227,14 +273,14 @@ export class PostgresEventStore implements EventStore {
    * All the requests in one statement (one transaction, one round trip). If any is refused, that
    * transaction rolls back and each request is appended on its own, so only the refused ones fail.
    */
-  async appendToStreams(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
+  private async writeMany(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
     if (requests.length === 0) return [];
     // One after the other: in request order (two requests may share a stream), and one pool
     // connection at a time, so a failing batch cannot crowd out the caller's other queries.
     const oneByOne = async () => {
       const results: (AppendResult | Error)[] = [];
       for (const r of requests) {
-        results.push(await this.appendToStream(r.streamName, r.events, r.expected).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
+        results.push(await this.appendOne(r).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
       }
       return results;
     };
