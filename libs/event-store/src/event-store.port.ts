@@ -136,6 +136,8 @@ export interface EventStore {
   appendToStreams(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]>;
   /** All events of a stream in revision order; an empty array when it does not exist. */
   readStream(streamName: string, options?: { fromRevision?: number }): Promise<RecordedEvent[]>;
+  /** `readStream` of each name, in the order given (a store may read them in one round trip). */
+  readStreams(streamNames: readonly string[]): Promise<RecordedEvent[][]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Catches up from `after`, then follows live appends, until closed. */
   subscribeToAll(options: SubscribeOptions): Subscription;

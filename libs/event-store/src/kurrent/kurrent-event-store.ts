@@ -140,6 +140,10 @@ export class KurrentEventStore implements EventStore {
     return this.readStreamPage(streamName, options?.fromRevision ?? 0);
   }
 
+  readStreams(streamNames: readonly string[]): Promise<RecordedEvent[][]> {
+    return Promise.all(streamNames.map((name) => this.readStream(name)));
+  }
+
   private async readStreamPage(streamName: string, fromRevision: number, maxCount?: number): Promise<RecordedEvent[]> {
     const out: RecordedEvent[] = [];
     try {

@@ -176,7 +176,7 @@ describe('PostgresEventStore', () => {
       const seen = { singles: 0, groups: [] as number[] };
       const query = store.pool.query.bind(store.pool) as (...args: unknown[]) => unknown;
       jest.spyOn(store.pool, 'query').mockImplementation(((text: unknown, values?: unknown[]) => {
-        if (typeof text === 'string' && text.includes('jsonb_array_elements')) seen.groups.push((JSON.parse(String(values?.[0])) as unknown[]).length);
+        if (typeof text === 'string' && text.includes('es_append_many')) seen.groups.push((JSON.parse(String(values?.[0])) as unknown[]).length);
         else if (typeof text === 'string' && text.includes('es_append')) seen.singles += 1;
         return query(text, values);
       }) as never);
@@ -214,6 +214,55 @@ describe('PostgresEventStore', () => {
       expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ streamName: taken, actual: 0 });
       for (const stream of [streams[0], streams[2], streams[3]]) expect(await store.readStream(stream)).toHaveLength(1);
       expect(await store.readStream(taken)).toHaveLength(1);
+    });
+
+    it('writes a group set-wise with every kind of expected revision, exactly as one append after the other would', async () => {
+      const store = await open();
+      const [numbered, exists, any, fresh] = [uniqueStreamName(), uniqueStreamName(), uniqueStreamName(), uniqueStreamName()];
+      for (const stream of [numbered, exists, any]) await store.appendToStream(stream, [newEvent('old'), newEvent('old')], 'no_stream');
+      const batch = [
+        { streamName: numbered, events: [newEvent('n1'), newEvent('n2')], expected: 1 },
+        { streamName: exists, events: [newEvent('e1')], expected: 'stream_exists' as const },
+        { streamName: fresh, events: [newEvent('f1'), newEvent('f2'), newEvent('f3')], expected: 'no_stream' as const },
+        { streamName: any, events: [newEvent('a1')], expected: 'any' as const },
+      ];
+
+      const results = await store.appendToStreams(batch);
+
+      expect(results.map((r) => (r as { nextExpectedRevision: number }).nextExpectedRevision)).toEqual([3, 2, 2, 2]);
+      for (const [i, { streamName, events }] of batch.entries()) {
+        const read = await store.readStream(streamName);
+        expect(read.slice(-events.length).map((e) => [e.id, e.type])).toEqual(events.map((e) => [e.id, e.type]));
+        expect(read.map((e) => e.revision)).toEqual(read.map((_, n) => n));
+        expect(read[read.length - 1].position).toEqual((results[i] as { position: unknown }).position);
+      }
+      // One transaction, the events in request order.
+      const all = (await store.readAll({ after: { commit: (results[0] as { position: Position }).position.commit - 1n, prepare: 0n } })).filter((e) =>
+        batch.some((b) => b.streamName === e.streamName && b.events.some((n) => n.id === e.id)),
+      );
+      expect(all.map((e) => e.type)).toEqual(['n1', 'n2', 'e1', 'f1', 'f2', 'f3', 'a1']);
+      expect(new Set(all.map((e) => e.position.commit)).size).toBe(1);
+    });
+
+    it('appends to one stream twice in a group in request order, and refuses the group when any expectation fails', async () => {
+      const store = await open();
+      const [twice, other] = [uniqueStreamName(), uniqueStreamName()];
+      const results = await store.appendToStreams([
+        { streamName: twice, events: [newEvent('first')], expected: 'no_stream' },
+        { streamName: other, events: [newEvent('other')], expected: 'any' },
+        { streamName: twice, events: [newEvent('second')], expected: 0 },
+      ]);
+      expect(results.map((r) => (r as { nextExpectedRevision: number }).nextExpectedRevision)).toEqual([0, 0, 1]);
+      expect((await store.readStream(twice)).map((e) => e.type)).toEqual(['first', 'second']);
+
+      // A wrong expectation in the set-wise path fails the statement; the one-by-one retry names it.
+      const stale = await store.appendToStreams([
+        { streamName: other, events: [newEvent('ok')], expected: 0 },
+        { streamName: twice, events: [newEvent('stale')], expected: 0 },
+      ]);
+      expect(stale[0]).toMatchObject({ nextExpectedRevision: 1 });
+      expect(stale[1]).toBeInstanceOf(WrongExpectedRevisionError);
+      expect((await store.readStream(twice)).map((e) => e.type)).toEqual(['first', 'second']);
     });
 
     it('gives every waiting caller the error when the database cannot be reached, and recovers', async () => {

@@ -117,6 +117,67 @@ const SCHEMA_SQL = `
         FROM inserted i ORDER BY i.global_position DESC LIMIT 1;
   END
   $fn$;
+
+  -- Many appends in one statement (group commit, recorded attempts). With distinct streams and no
+  -- event id already stored, the common case, it works set-wise: one insert, lock, check, update
+  -- and insert for all, instead of es_append's per-append statements. Otherwise (a retried append,
+  -- a stream twice) it runs es_append for each request, in order. A refusal of any request
+  -- raises, so the caller can try them one by one to learn which.
+  CREATE OR REPLACE FUNCTION es_append_many(p_requests jsonb, p_origin text)
+  RETURNS TABLE (ord bigint, revision bigint, commit_position text, prepare_position text)
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    -- Arrays, not joins on jsonb: the planner then looks rows up by index instead of scanning.
+    v_streams text[];
+    v_expected text[];
+    v_events jsonb[];
+    v_current bigint[];
+    v_refused text;
+  BEGIN
+    SELECT array_agg(a.r->>'stream' ORDER BY a.o), array_agg(a.r->>'expected' ORDER BY a.o), array_agg(a.r->'events' ORDER BY a.o)
+      INTO v_streams, v_expected, v_events
+      FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS a(r, o);
+    IF (SELECT count(DISTINCT n) FROM unnest(v_streams) n) < cardinality(v_streams)
+       OR EXISTS (SELECT 1 FROM es_events e
+                   WHERE e.event_id = ANY(ARRAY(SELECT (x->>'id')::uuid FROM unnest(v_events) ev, jsonb_array_elements(ev) x))) THEN
+      RETURN QUERY
+        SELECT a.o, r.revision, r.commit_position, r.prepare_position
+          FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS a(r, o),
+               LATERAL es_append(a.r->>'stream', a.r->>'expected', a.r->'events', p_origin) r
+         ORDER BY a.o;
+      RETURN;
+    END IF;
+    INSERT INTO es_streams (stream_name) SELECT n FROM unnest(v_streams) n ORDER BY n ON CONFLICT DO NOTHING;
+    -- In name order, so two groups sharing streams cannot deadlock.
+    PERFORM 1 FROM es_streams s WHERE s.stream_name = ANY(v_streams) ORDER BY s.stream_name FOR UPDATE;
+    v_current := ARRAY(SELECT (SELECT s.last_revision FROM es_streams s WHERE s.stream_name = u.n) FROM unnest(v_streams) WITH ORDINALITY AS u(n, i) ORDER BY u.i);
+    SELECT v_streams[i] INTO v_refused FROM generate_subscripts(v_streams, 1) i
+     WHERE NOT (v_expected[i] = 'any'
+                OR (v_expected[i] = 'no_stream' AND v_current[i] < 0)
+                OR (v_expected[i] = 'stream_exists' AND v_current[i] >= 0)
+                OR (v_expected[i] ~ '^-?[0-9]+$' AND v_expected[i]::bigint = v_current[i]))
+     LIMIT 1;
+    IF v_refused IS NOT NULL THEN
+      RAISE EXCEPTION USING ERRCODE = '${APPEND_REFUSED}', MESSAGE = 'wrong_revision', DETAIL = v_refused;
+    END IF;
+    -- (last_revision is the locked v_current; the streams are distinct here.)
+    UPDATE es_streams s SET last_revision = s.last_revision + jsonb_array_length(v_events[array_position(v_streams, s.stream_name)])
+     WHERE s.stream_name = ANY(v_streams);
+    PERFORM pg_notify('${NOTIFY_CHANNEL}', p_origin);
+    RETURN QUERY
+      WITH inserted AS (
+        INSERT INTO es_events (event_id, stream_name, revision, type, data, metadata)
+        SELECT (x.e->>'id')::uuid, u.n, u.cur + x.k, x.e->>'type', x.e->'data', x.e->'metadata'
+          FROM unnest(v_streams, v_current, v_events) WITH ORDINALITY AS u(n, cur, ev, i),
+               jsonb_array_elements(u.ev) WITH ORDINALITY AS x(e, k)
+         ORDER BY u.i, x.k
+        RETURNING es_events.stream_name, es_events.revision, es_events.transaction_id, es_events.global_position)
+      SELECT u.i, ins.revision, ins.transaction_id::text, ins.global_position::text
+        FROM unnest(v_streams, v_current, v_events) WITH ORDINALITY AS u(n, cur, ev, i)
+        JOIN inserted ins ON ins.stream_name = u.n AND ins.revision = u.cur + jsonb_array_length(u.ev)
+       ORDER BY u.i;
+  END
+  $fn$;
 `;
 
 const EVENT_COLUMNS = `
@@ -288,10 +349,7 @@ export class PostgresEventStore implements EventStore {
     const batch = requests.map((r) => ({ stream: r.streamName, expected: String(r.expected), events: r.events.map(toStoredEvent) }));
     try {
       const { rows } = await this.pool.query<{ ord: string; revision: string; commit_position: string; prepare_position: string }>(
-        `SELECT a.ord, r.revision, r.commit_position, r.prepare_position
-           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(request, ord),
-                LATERAL es_append(a.request->>'stream', a.request->>'expected', a.request->'events', $2) r
-          ORDER BY a.ord`,
+        'SELECT * FROM es_append_many($1::jsonb, $2)',
         [JSON.stringify(batch), this.instanceId],
       );
       this.wakeSubscriptions();
@@ -357,6 +415,21 @@ export class PostgresEventStore implements EventStore {
       [streamName, options?.fromRevision ?? 0],
     );
     return result.rows.map(toRecordedEvent);
+  }
+
+  async readStreams(streamNames: readonly string[]): Promise<RecordedEvent[][]> {
+    if (streamNames.length === 0) return [];
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM es_events e WHERE e.stream_name = ANY($1::text[]) ORDER BY e.stream_name, e.revision`,
+      [[...new Set(streamNames)]],
+    );
+    const byStream = new Map<string, RecordedEvent[]>();
+    for (const row of rows) {
+      const events = byStream.get(row.stream_name) ?? [];
+      events.push(toRecordedEvent(row));
+      byStream.set(row.stream_name, events);
+    }
+    return streamNames.map((name) => [...(byStream.get(name) ?? [])]);
   }
 
   async readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {

@@ -126,6 +126,19 @@ export function runEventStoreContract(name: string, factory: EventStoreFactory):
       expect(Math.abs(read[0].createdAt.getTime() - startedAt)).toBeLessThan(60_000);
     });
 
+    it('reads several streams at once, each like readStream, in the order asked (missing ones empty, repeats repeated)', async () => {
+      const [a, b, missing] = [uniqueStreamName(), uniqueStreamName(), uniqueStreamName()];
+      await store.appendToStream(a, [newEvent('A1'), newEvent('A2')], 'no_stream');
+      await store.appendToStream(b, [newEvent('B1')], 'no_stream');
+      await store.appendToStream(a, [newEvent('A3')], 1);
+
+      const read = await store.readStreams([b, missing, a, b]);
+
+      expect(read).toEqual([await store.readStream(b), [], await store.readStream(a), await store.readStream(b)]);
+      expect(read[2].map((e) => [e.type, e.revision])).toEqual([['A1', 0], ['A2', 1], ['A3', 2]]);
+      expect(await store.readStreams([])).toEqual([]);
+    });
+
     it('appends to several streams at once, each on its own: a refused one does not stop the others', async () => {
       const taken = uniqueStreamName();
       await store.appendToStream(taken, [newEvent()], 'no_stream');
