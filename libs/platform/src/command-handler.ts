@@ -64,3 +64,60 @@ export async function handleCommand<Command, State, Event extends DomainEvent>(
     }
   }
 }
+
+/** One command of `handleCommands`: the stream it is decided on. */
+export interface StreamCommand<Command> {
+  readonly stream: string;
+  readonly command: Command;
+}
+
+/**
+ * `handleCommand` for many streams at once (issue #9: the planner completes a burst of one-off
+ * schedules): one read of all the streams, each command decided on its own stream's state, one
+ * append for all. A command whose stream moved meanwhile (its append refused) is handled again on
+ * its own by `handleCommand`. Outcomes come in request order, an Error where the command failed.
+ */
+export async function handleCommands<Command, State, Event extends DomainEvent>(
+  store: EventStore,
+  decider: Decider<Command, State, Event>,
+  requests: readonly StreamCommand<Command>[],
+  now: () => Date,
+  options: { metadata?: Record<string, unknown> } = {},
+): Promise<(CommandOutcome<State, Event> | Error)[]> {
+  const recorded = await store.readStreams(requests.map((r) => r.stream));
+  const outcomes: (CommandOutcome<State, Event> | Error)[] = [];
+  const appending: { index: number; state: State; events: readonly Event[]; expected: 'no_stream' | number }[] = [];
+  for (const [index, { command }] of requests.entries()) {
+    const stream = recorded[index];
+    const state = foldEvents(decider, stream);
+    try {
+      const events = decider.decide(command, state, now());
+      outcomes.push({ state, events, appended: null });
+      if (events.length > 0) appending.push({ index, state, events, expected: stream.length === 0 ? 'no_stream' : stream[stream.length - 1].revision });
+    } catch (error) {
+      outcomes.push(asError(error));
+    }
+  }
+  const results = await store.appendToStreams(
+    appending.map(({ index, events, expected }) => ({
+      streamName: requests[index].stream,
+      events: events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: options.metadata })),
+      expected,
+    })),
+  );
+  await Promise.all(
+    appending.map(async ({ index, state, events }, i) => {
+      const result = results[i];
+      if (!(result instanceof Error)) {
+        outcomes[index] = { state: events.reduce(decider.evolve, state), events, appended: result };
+      } else if (result instanceof WrongExpectedRevisionError) {
+        outcomes[index] = await handleCommand(store, requests[index].stream, decider, requests[index].command, now, options).catch(asError);
+      } else {
+        outcomes[index] = result;
+      }
+    }),
+  );
+  return outcomes;
+}
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));

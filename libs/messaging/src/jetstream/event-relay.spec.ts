@@ -413,6 +413,7 @@ function gated(store: EventStore, gate: Promise<void>): EventStore {
     appendToStream: (...args) => store.appendToStream(...args),
     appendToStreams: (...args) => store.appendToStreams(...args),
     readStream: (...args) => store.readStream(...args),
+    readStreams: (...args) => store.readStreams(...args),
     readAll: (...args) => store.readAll(...args),
     headPosition: () => store.headPosition(),
     ping: () => store.ping(),

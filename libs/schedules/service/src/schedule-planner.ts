@@ -1,18 +1,17 @@
 import { Logger } from '@nestjs/common';
 import { type Environment, newId, streamName } from '@schedstack/contracts';
 import type { EventStore } from '@schedstack/event-store';
-import { type Clock, handleCommand } from '@schedstack/platform';
+import { type Clock, handleCommands } from '@schedstack/platform';
 import { scheduleDecider } from '@schedstack/schedules-domain';
 import type { Pool } from 'pg';
 
 export interface PlannerOptions {
   readonly intervalMs: number;
-  /** Schedules looked at per pass, and how many are planned at once. */
+  /** Schedules looked at per pass, planned together (one read and one append for all). */
   readonly batchSize: number;
-  readonly concurrency: number;
 }
 
-export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { intervalMs: 250, batchSize: 500, concurrency: 8 };
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { intervalMs: 250, batchSize: 500 };
 
 /**
  * SPEC §3: keeps every active schedule's fires planned. Each pass finds the schedules whose
@@ -55,23 +54,19 @@ export class SchedulePlanner {
       `SELECT project_id, environment, id FROM sch_schedules WHERE state = 'active' AND plan_at <= $1 ORDER BY plan_at LIMIT $2`,
       [this.clock.now(), this.options.batchSize],
     );
-    for (let i = 0; i < rows.length; i += this.options.concurrency) {
-      await Promise.all(rows.slice(i, i + this.options.concurrency).map((row) => this.plan(row)));
-    }
-  }
-
-  private async plan(row: { project_id: string; environment: Environment; id: string }): Promise<void> {
-    try {
-      await handleCommand(
-        this.store,
-        streamName({ projectId: row.project_id, environment: row.environment }, 'schedule', row.id),
-        scheduleDecider,
-        { type: 'plan', data: { newDeliveryId: () => newId('dlv') } },
-        () => this.clock.now(),
-      );
-    } catch (error) {
-      // One schedule failing must not hold up the others; it is retried on the next pass.
-      this.logger.warn(`planning ${row.id} failed: ${(error as Error).message}`);
-    }
+    if (rows.length === 0) return;
+    const outcomes = await handleCommands(
+      this.store,
+      scheduleDecider,
+      rows.map((row) => ({
+        stream: streamName({ projectId: row.project_id, environment: row.environment }, 'schedule', row.id),
+        command: { type: 'plan' as const, data: { newDeliveryId: () => newId('dlv') } },
+      })),
+      () => this.clock.now(),
+    );
+    // One schedule failing must not hold up the others; it is retried on the next pass.
+    outcomes.forEach((outcome, i) => {
+      if (outcome instanceof Error) this.logger.warn(`planning ${rows[i].id} failed: ${outcome.message}`);
+    });
   }
 }

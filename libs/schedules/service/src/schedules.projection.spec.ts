@@ -47,6 +47,13 @@ function sequence(prefix: string): RecordedEvent[] {
     event('schedule.paused', stream(4), { schedule_id: s(4), paused_at: '2026-11-29T12:00:01.000Z', withdrawn_fires: 1 }),
     planned(2, '2026-12-01T09:05:00.000Z', '2026-12-01T09:10:00.000Z'),
     planned(3, '2026-12-01T10:00:00.000Z', '2026-12-01T11:00:00.000Z'),
+    created(5, false),
+    planned(5, '2026-12-01T09:00:00.000Z', null),
+    // A run of finished schedules (one-offs completing at their fire time, a cancel among them).
+    event('schedule.completed', stream(1), { schedule_id: s(1), completed_at: '2026-12-01T09:00:00.000Z' }),
+    event('schedule.completed', stream(5), { schedule_id: s(5), completed_at: '2026-12-01T09:00:00.000Z' }),
+    event('schedule.canceled', stream(3), { schedule_id: s(3), canceled_at: '2026-12-01T09:00:01.000Z' }),
+    planned(2, '2026-12-01T09:10:00.000Z', '2026-12-01T09:15:00.000Z'),
   ];
 }
 
@@ -78,8 +85,25 @@ describe('schedules projection: applyBatch leaves the rows apply leaves, event b
         JSON.parse(JSON.stringify(r).replace(/sch_(one|all)_/g, 'sch_')),
       );
     const perEvent = await rows('sch_one_');
-    expect(perEvent).toHaveLength(4);
-    expect(perEvent.find((r: { id: string }) => r.id === 'sch_4').state).toBe('paused');
+    expect(perEvent).toHaveLength(5);
+    const state = (id: string) => perEvent.find((r: { id: string }) => r.id === id);
+    expect([state('sch_1').state, state('sch_2').state, state('sch_3').state, state('sch_4').state, state('sch_5').state]).toEqual(['completed', 'active', 'canceled', 'paused', 'completed']);
+    expect(state('sch_5').plan_at).toBeNull();
     expect(await rows('sch_all_')).toEqual(perEvent);
+  });
+
+  it('writes a run of created pairs, and a run of finished schedules, each in one statement', async () => {
+    const applyBatch = schedulesProjection.applyBatch;
+    if (!applyBatch) throw new Error('the schedules projection has no applyBatch');
+    const statements: string[] = [];
+    await inTransaction(pool, async (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      jest.spyOn(client, 'query').mockImplementation(((text: string, values?: unknown[]) => (statements.push(text.trim().split(/\s+/)[0]), query(text, values))) as never);
+      await applyBatch(client, sequence('sch_count_'));
+      jest.restoreAllMocks();
+    });
+    // INSERT (pairs 1, 2), INSERT (3 alone), INSERT (pair 4), UPDATE (pause), UPDATE ×2 (fires of 2
+    // and 3), INSERT (pair 5), one UPDATE for the three finished, UPDATE (fire of 2).
+    expect(statements).toEqual(['INSERT', 'INSERT', 'INSERT', 'UPDATE', 'UPDATE', 'UPDATE', 'INSERT', 'UPDATE', 'UPDATE']);
   });
 });

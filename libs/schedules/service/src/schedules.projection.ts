@@ -46,16 +46,28 @@ export const schedulesProjection: ProjectionDefinition = {
    * row `apply` would leave after both; anything else goes through `apply`.
    */
   async applyBatch(client: PoolClient, events: readonly RecordedEvent[]) {
+    // One run at a time, so the rows change in the order of the events.
     let created: RecordedEvent[][] = [];
+    let finished: FinishedSchedule[] = [];
     const flush = async () => {
       if (created.length > 0) await insertCreatedSchedules(client, created);
-      created = [];
+      if (finished.length > 0) await finishSchedules(client, finished);
+      [created, finished] = [[], []];
     };
     for (let i = 0; i < events.length; i++) {
       const [event, next] = [events[i], events[i + 1]];
       if (event.type === 'schedule.created' && next?.type === 'schedule.fire_planned' && next.streamName === event.streamName && parseStreamName(event.streamName)) {
+        if (finished.length > 0) await flush();
         created.push([event, next]);
         i++;
+        continue;
+      }
+      // Issue #9: a burst of one-off schedules completes together, at their fire time.
+      const done = finishedSchedule(event);
+      if (done) {
+        // (A schedule finishes once; were it to appear twice, the second must win, as in `apply`.)
+        if (created.length > 0 || finished.some((f) => f.id === done.id && f.project_id === done.project_id && f.environment === done.environment)) await flush();
+        finished.push(done);
         continue;
       }
       await flush();
@@ -109,18 +121,37 @@ export const schedulesProjection: ProjectionDefinition = {
         return;
       }
       case 'schedule.canceled':
-      case 'schedule.completed': {
-        const state = event.type === 'schedule.canceled' ? 'canceled' : 'completed';
-        await client.query(
-          `UPDATE sch_schedules SET state = $4, plan_at = NULL, view = view || jsonb_build_object('state', $4::text, 'next_fire_at', null)
-            WHERE project_id = $1 AND environment = $2 AND id = $3`,
-          [...key, state],
-        );
+      case 'schedule.completed':
+        await finishSchedules(client, [finishedSchedule(event) as FinishedSchedule]);
         return;
-      }
     }
   },
 };
+
+interface FinishedSchedule {
+  readonly project_id: string;
+  readonly environment: string;
+  readonly id: string;
+  readonly state: 'canceled' | 'completed';
+}
+
+function finishedSchedule(event: RecordedEvent): FinishedSchedule | null {
+  if (event.type !== 'schedule.canceled' && event.type !== 'schedule.completed') return null;
+  const parsed = parseStreamName(event.streamName);
+  if (!parsed) return null;
+  return { project_id: parsed.scope.projectId, environment: parsed.scope.environment, id: parsed.id, state: event.type === 'schedule.canceled' ? 'canceled' : 'completed' };
+}
+
+/** Canceled or completed schedules: no more planning, no next fire; any number in one statement. */
+async function finishSchedules(client: PoolClient, schedules: readonly FinishedSchedule[]): Promise<void> {
+  await client.query(
+    `UPDATE sch_schedules s
+        SET state = x.state, plan_at = NULL, view = s.view || jsonb_build_object('state', x.state, 'next_fire_at', null)
+       FROM jsonb_to_recordset($1::jsonb) AS x(project_id text, environment text, id text, state text)
+      WHERE s.project_id = x.project_id AND s.environment = x.environment AND s.id = x.id`,
+    [JSON.stringify(schedules)],
+  );
+}
 
 /** Created-and-planned pairs as the rows `apply` leaves after both events, in one statement. */
 async function insertCreatedSchedules(client: PoolClient, pairs: readonly RecordedEvent[][]): Promise<void> {
