@@ -105,18 +105,15 @@ export async function handleCommands<Command, State, Event extends DomainEvent>(
       expected,
     })),
   );
-  await Promise.all(
-    appending.map(async ({ index, state, events }, i) => {
-      const result = results[i];
-      if (!(result instanceof Error)) {
-        outcomes[index] = { state: events.reduce(decider.evolve, state), events, appended: result };
-      } else if (result instanceof WrongExpectedRevisionError) {
-        outcomes[index] = await handleCommand(store, requests[index].stream, decider, requests[index].command, now, options).catch(asError);
-      } else {
-        outcomes[index] = result;
-      }
-    }),
-  );
+  // Refused ones one after the other, in request order: two commands for one stream keep their
+  // order, and a pass that lost a race to a replica (every append refused) cannot flood the pool.
+  for (const [i, { index, state, events }] of appending.entries()) {
+    const result = results[i];
+    if (result === undefined) outcomes[index] = new Error(`Stream '${requests[index].stream}': the store gave no result for this append`);
+    else if (!(result instanceof Error)) outcomes[index] = { state: events.reduce(decider.evolve, state), events, appended: result };
+    else if (result instanceof WrongExpectedRevisionError) outcomes[index] = await handleCommand(store, requests[index].stream, decider, requests[index].command, now, options).catch(asError);
+    else outcomes[index] = result;
+  }
   return outcomes;
 }
 

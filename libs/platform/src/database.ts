@@ -17,22 +17,11 @@ export function createPool(url: string, max = 20): Pool {
   return pool;
 }
 
-export interface TransactionOptions {
-  /**
-   * false: COMMIT returns without waiting for the WAL to reach the disk (PostgreSQL's
-   * `synchronous_commit = off`). Only for data that can be rebuilt, such as read models and their
-   * checkpoints: a crash of PostgreSQL may lose the last few such commits, never a later one
-   * without an earlier one, and the projection then applies those events again.
-   */
-  readonly synchronousCommit?: boolean;
-}
-
 /** Runs `work` in one transaction; rolls back and rethrows on error. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    // One round trip either way: a simple query may hold several statements.
-    await client.query(options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
+    await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;

@@ -12,7 +12,7 @@ import {
 import { createTestDatabase, describeWithNats, natsUrl, type TestDatabase } from '@schedstack/testing';
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import type { Pool, PoolClient } from 'pg';
-import { createPool, inTransaction, migrate } from './database';
+import { createPool, migrate } from './database';
 import { CHECKPOINT_MIGRATIONS, type ProjectionDefinition, ProjectionRunner } from './projection-runner';
 
 /** An at-least-once feed at its worst: every batch is delivered twice, the copy after the original. */
@@ -237,25 +237,6 @@ describe('ProjectionRunner — exactly-once over an at-least-once feed', () => {
     expect(batches).toEqual([last.ids.slice(0, 2), last.ids.slice(2)]);
     expect(await appliedIds()).toEqual(last.ids);
     await runner.stop();
-  });
-
-  it('commits read models without waiting for the disk (synchronous_commit off), other transactions as usual', async () => {
-    const seen: string[] = [];
-    const projection: ProjectionDefinition = {
-      ...counterProjection(),
-      async apply(client) {
-        seen.push((await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0].synchronous_commit);
-      },
-    };
-    const last = await appendIncrements(1);
-    const runner = new ProjectionRunner(pool, new ScriptedFeed([await visibleEvents(1)]), projection);
-    await runner.start();
-    await runner.waitFor(last.position);
-    await runner.stop();
-    expect(seen).toEqual(['off']);
-    // SET LOCAL: the setting ends with the projection's transaction, on the pooled connection too.
-    const after = await Promise.all(Array.from({ length: 10 }, () => inTransaction(pool, async (client) => (await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit)));
-    expect(new Set(after)).toEqual(new Set(['on']));
   });
 
   describeWithNats('over JetStream (relay → ordered consumer → batch transaction)', () => {

@@ -158,9 +158,7 @@ export class ProjectionRunner {
         [this.definition.name, last.event.position.commit.toString(), last.event.position.prepare.toString(), last.sequence],
       );
       return checkpoint;
-      // Issue #9: a read model is rebuilt from the event store, so its commits need not wait for
-      // the disk; the events themselves are appended with a synchronous commit.
-    }, { synchronousCommit: false });
+    });
     this.advance(reached);
   }
 

@@ -265,6 +265,35 @@ describe('PostgresEventStore', () => {
       expect((await store.readStream(twice)).map((e) => e.type)).toEqual(['first', 'second']);
     });
 
+    it('answers a retried append inside a group as the first time, and still writes the rest of the group', async () => {
+      const store = await open();
+      const [retried, fresh] = [uniqueStreamName(), uniqueStreamName()];
+      const first = await store.appendToStream(retried, [newEvent('once')], 'no_stream');
+      const stored = (await store.readStream(retried))[0];
+
+      const results = await store.appendToStreams([
+        { streamName: retried, events: [{ id: stored.id, type: 'once', data: stored.data }], expected: 'no_stream' },
+        { streamName: fresh, events: [newEvent('new')], expected: 'no_stream' },
+      ]);
+
+      expect(results[0]).toEqual(first);
+      expect(results[1]).toMatchObject({ nextExpectedRevision: 0 });
+      expect(await store.readStream(retried)).toHaveLength(1);
+      expect((await store.readStream(fresh)).map((e) => e.type)).toEqual(['new']);
+    });
+
+    it('fails a malformed request alone, not the group it was written with', async () => {
+      const store = await open({ concurrentAppends: 1 });
+      const streams = [uniqueStreamName(), uniqueStreamName(), uniqueStreamName()];
+      const outcomes = await Promise.allSettled([
+        store.appendToStream(streams[0], [newEvent()], 'no_stream'),
+        store.appendToStream(streams[1], [newEvent()], 'no_stream'),
+        store.appendToStream(streams[2], null as unknown as [], 'no_stream'),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      expect(await store.readStream(streams[1])).toHaveLength(1);
+    });
+
     it('gives every waiting caller the error when the database cannot be reached, and recovers', async () => {
       const store = await open({ concurrentAppends: 1 });
       const query = store.pool.query.bind(store.pool) as (...args: unknown[]) => unknown;

@@ -140,6 +140,9 @@ const SCHEMA_SQL = `
     IF (SELECT count(DISTINCT n) FROM unnest(v_streams) n) < cardinality(v_streams)
        OR EXISTS (SELECT 1 FROM es_events e
                    WHERE e.event_id = ANY(ARRAY(SELECT (x->>'id')::uuid FROM unnest(v_events) ev, jsonb_array_elements(ev) x))) THEN
+      -- Locked in name order here too, so this path cannot deadlock with a set-wise group.
+      INSERT INTO es_streams (stream_name) SELECT DISTINCT n FROM unnest(v_streams) n ORDER BY n ON CONFLICT DO NOTHING;
+      PERFORM 1 FROM es_streams s WHERE s.stream_name = ANY(v_streams) ORDER BY s.stream_name FOR UPDATE;
       RETURN QUERY
         SELECT a.o, r.revision, r.commit_position, r.prepare_position
           FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS a(r, o),
@@ -308,13 +311,21 @@ export class PostgresEventStore implements EventStore {
       this.appendsWriting++;
       void this.writeMany(group.map((g) => g.request))
         .then(
-          (results) => results.forEach((result, i) => (result instanceof Error ? group[i].reject(result) : group[i].resolve(result))),
+          (results) =>
+            group.forEach((g, i) => {
+              const result = results[i];
+              if (result === undefined) g.reject(new Error(`Stream '${g.request.streamName}': the append got no result`));
+              else if (result instanceof Error) g.reject(result);
+              else g.resolve(result);
+            }),
           (error: unknown) => group.forEach((g) => g.reject(error instanceof Error ? error : new Error(String(error)))),
         )
         .finally(() => {
           this.appendsWriting--;
           this.writeWaitingAppends();
-        });
+        })
+        // Settling cannot throw; should it, the waiting appends must still be written.
+        .catch(() => undefined);
     }
   }
 
@@ -345,9 +356,10 @@ export class PostgresEventStore implements EventStore {
       }
       return results;
     };
-    if (requests.length === 1 || requests.some((r) => r.events.length === 0)) return oneByOne();
-    const batch = requests.map((r) => ({ stream: r.streamName, expected: String(r.expected), events: r.events.map(toStoredEvent) }));
+    if (requests.length === 1 || requests.some((r) => !Array.isArray(r.events) || r.events.length === 0)) return oneByOne();
     try {
+      // Inside the try: one malformed request must fail alone (one by one), not its whole group.
+      const batch = requests.map((r) => ({ stream: r.streamName, expected: String(r.expected), events: r.events.map(toStoredEvent) }));
       const { rows } = await this.pool.query<{ ord: string; revision: string; commit_position: string; prepare_position: string }>(
         'SELECT * FROM es_append_many($1::jsonb, $2)',
         [JSON.stringify(batch), this.instanceId],

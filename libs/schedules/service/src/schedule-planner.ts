@@ -7,11 +7,14 @@ import type { Pool } from 'pg';
 
 export interface PlannerOptions {
   readonly intervalMs: number;
-  /** Schedules looked at per pass, planned together (one read and one append for all). */
+  /** Schedules looked at per pass (planned in chunks, each one read and one append). */
   readonly batchSize: number;
 }
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { intervalMs: 250, batchSize: 500 };
+
+/** Schedules decided together: one read of their streams and one append. */
+const PLAN_CHUNK = 50;
 
 /**
  * SPEC §3: keeps every active schedule's fires planned. Each pass finds the schedules whose
@@ -54,19 +57,22 @@ export class SchedulePlanner {
       `SELECT project_id, environment, id FROM sch_schedules WHERE state = 'active' AND plan_at <= $1 ORDER BY plan_at LIMIT $2`,
       [this.clock.now(), this.options.batchSize],
     );
-    if (rows.length === 0) return;
-    const outcomes = await handleCommands(
-      this.store,
-      scheduleDecider,
-      rows.map((row) => ({
-        stream: streamName({ projectId: row.project_id, environment: row.environment }, 'schedule', row.id),
-        command: { type: 'plan' as const, data: { newDeliveryId: () => newId('dlv') } },
-      })),
-      () => this.clock.now(),
-    );
-    // One schedule failing must not hold up the others; it is retried on the next pass.
-    outcomes.forEach((outcome, i) => {
-      if (outcome instanceof Error) this.logger.warn(`planning ${rows[i].id} failed: ${outcome.message}`);
-    });
+    // In chunks: a recurring schedule's stream grows with every fire, and all of a chunk's streams are read at once.
+    for (let i = 0; i < rows.length; i += PLAN_CHUNK) {
+      const chunk = rows.slice(i, i + PLAN_CHUNK);
+      const outcomes = await handleCommands(
+        this.store,
+        scheduleDecider,
+        chunk.map((row) => ({
+          stream: streamName({ projectId: row.project_id, environment: row.environment }, 'schedule', row.id),
+          command: { type: 'plan' as const, data: { newDeliveryId: () => newId('dlv') } },
+        })),
+        () => this.clock.now(),
+      );
+      // One schedule failing must not hold up the others; it is retried on the next pass.
+      outcomes.forEach((outcome, n) => {
+        if (outcome instanceof Error) this.logger.warn(`planning ${chunk[n].id} failed: ${outcome.message}`);
+      });
+    }
   }
 }
