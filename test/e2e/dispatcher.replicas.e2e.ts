@@ -35,13 +35,14 @@ describeWithNats('dispatcher replicas — shared fires, withdrawal and kill -9 r
     }, 120_000, 250);
 
   beforeAll(async () => {
-    stack = await startDistributedStack('dsp_replicas', { SCHEDSTACK_DISPATCH_LEASE_MS: '2000' });
+    stack = await startDistributedStack('dsp_replicas', { SCHEDSTACK_DISPATCH_LEASE_MS: '2000' }, { exclusive: true });
     await ready(stack.startApp('dispatcher'));
     receiver = await startReceiver();
     pool = new Pool({ connectionString: stack.env.DATABASE_URL, max: 10 });
     store = new PostgresEventStore({ pool });
     scope = { projectId: stack.projectId, environment: 'test' };
-  }, 120_000);
+    // Long enough to wait for the other machine-saturating suite to finish first.
+  }, 300_000);
 
   afterAll(async () => {
     await receiver?.close();

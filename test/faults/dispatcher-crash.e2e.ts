@@ -30,13 +30,14 @@ describeWithNats('fault: kill -9 of a dispatcher during a 5,000-fire burst (dist
   let watchProjection: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
-    stack = await startDistributedStack('flt_crash', { SCHEDSTACK_DISPATCH_LEASE_MS: String(LEASE_MS) });
+    stack = await startDistributedStack('flt_crash', { SCHEDSTACK_DISPATCH_LEASE_MS: String(LEASE_MS) }, { exclusive: true });
     await ready(stack.startApp('dispatcher'));
     receiver = await startReceiver();
     pool = new Pool({ connectionString: stack.env.DATABASE_URL, max: 10 });
     store = new PostgresEventStore({ pool });
     scope = { projectId: stack.projectId, environment: 'test' };
-  }, 120_000);
+    // Long enough to wait for the other machine-saturating suite to finish first.
+  }, 300_000);
 
   afterAll(async () => {
     clearInterval(watchProjection);

@@ -6,7 +6,8 @@ import { type DemoCredentials, type Environment, PATTERNS } from '@schedstack/co
 import { createBusClient } from '@schedstack/messaging';
 import { request } from '@schedstack/platform';
 import { connect } from 'nats';
-import { createTestDatabase, freePort, natsUrl } from '@schedstack/testing';
+import { adminDatabaseUrl, createTestDatabase, freePort, natsUrl } from '@schedstack/testing';
+import { Client } from 'pg';
 import { liftRateLimits, type StackOptions, type TestStack, withApi } from './local-stack';
 
 export const APPS = ['environments', 'schedules', 'dispatcher', 'webhooks', 'gateway'] as const;
@@ -14,6 +15,24 @@ export type AppName = (typeof APPS)[number];
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
+export interface DistributedStackOptions extends StackOptions {
+  /**
+   * For suites that saturate the machine on purpose (a burst of thousands of fires through two
+   * dispatchers): no other such suite runs beside it. Two of them at once on a 2-core machine
+   * stall event loops for longer than the short leases these suites use, which turns their
+   * "sent once" checks into a measure of the machine instead of the product.
+   */
+  readonly exclusive?: boolean;
+}
+
+/** Held for the life of an exclusive stack: a session advisory lock, shared by every jest worker through PostgreSQL. */
+async function lockMachine(): Promise<() => Promise<void>> {
+  const client = new Client({ connectionString: adminDatabaseUrl() });
+  client.on('error', () => undefined);
+  await client.connect();
+  await client.query(`SELECT pg_advisory_lock(hashtext('schedstack-tests:machine-saturating-suite'))`);
+  return () => client.end().catch(() => undefined);
+}
 
 export interface AppProcess {
   readonly name: string;
@@ -78,8 +97,12 @@ async function stopProcess(p: AppProcess): Promise<void> {
  * `extraEnv` is added to every app's environment (e.g. a short dispatcher lease); a `NATS_URL` in it
  * points the whole stack, the harness's own connections included, at another NATS server.
  */
-export async function startDistributedStack(label = 'dist', extraEnv: NodeJS.ProcessEnv = {}, options: StackOptions = {}): Promise<DistributedStack> {
-  const db = await createTestDatabase(label);
+export async function startDistributedStack(label = 'dist', extraEnv: NodeJS.ProcessEnv = {}, options: DistributedStackOptions = {}): Promise<DistributedStack> {
+  const unlock = options.exclusive ? await lockMachine() : async () => undefined;
+  const db = await createTestDatabase(label).catch(async (error) => {
+    await unlock();
+    throw error;
+  });
   const suffix = randomBytes(4).toString('hex');
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -114,6 +137,7 @@ export async function startDistributedStack(label = 'dist', extraEnv: NodeJS.Pro
       .catch(() => undefined);
     await nc?.close();
     await db.drop();
+    await unlock();
   };
   try {
     // Services first (they create their tables), then the gateway.

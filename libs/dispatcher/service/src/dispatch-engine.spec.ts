@@ -151,6 +151,48 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
     expect(sender.deliveries()).not.toContain(withdrawn);
   });
 
+  it('keeps the lease of a request that outlasts it while its claim cycle is stuck, so no other replica sends it again', async () => {
+    const reply = gate();
+    const sender = new RecordingSender();
+    const send = jest.spyOn(sender, 'send').mockImplementation(async (req) => {
+      sender.sent.push(req);
+      await reply.opened;
+      return { kind: 'response' as const, status: 200, headers: {}, body: 'ok' };
+    });
+    const leaseMs = 1_000;
+    const engine = new DispatchEngine(pool, store, sender, systemClock, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 0,
+      pollIntervalMs: 50,
+      leaseMs,
+      batchSize: 10,
+      userAgent: 'SchedStack/test',
+    });
+    const slow = gate();
+    const claim = DueFires.prototype.claim;
+    const other = new DueFires(pool, 'replica-b', leaseMs);
+    const fire = await plan(-100, 'outlasts');
+    try {
+      engine.start();
+      await eventually(() => sender.deliveries().includes(fire));
+      // From now on this engine's claim round trip hangs (a busy database), and with it its poll cycle.
+      jest.spyOn(DueFires.prototype, 'claim').mockImplementation(() => slow.opened.then(() => []));
+      // Three leases go by with the request still in flight; the other replica keeps trying to claim it.
+      const until = Date.now() + 3 * leaseMs;
+      while (Date.now() < until) {
+        expect((await claim.call(other, 0, 10)).map((f) => f.delivery_id)).not.toContain(fire);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await leaseOwner(fire)).toBe(engine.workerId);
+      reply.open();
+      await eventually(async () => (await pool.query(`SELECT state FROM dsp_due_fires WHERE delivery_id = $1`, [fire])).rows[0].state === 'done');
+    } finally {
+      reply.open();
+      slow.open();
+      await engine.stop();
+    }
+    expect(send).toHaveBeenCalledTimes(1);
+  });
+
   it("one replica's claim skips the rows the other replica's claim transaction holds, without waiting for it", async () => {
     const fires = await Promise.all([-3_000, -2_000, -1_000, 100_000].map((ms, i) => plan(ms, `skip${i}`)));
     const a = new DueFires(pool, 'replica-a', 30_000);

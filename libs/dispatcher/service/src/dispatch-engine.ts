@@ -45,6 +45,9 @@ export const DEFAULT_ENGINE_OPTIONS: Omit<DispatchEngineOptions, 'userAgent'> = 
 /** SPEC §5 vendor mocking: the fixed answer recorded instead of sending (documented in docs/dispatcher.md). */
 export const MOCKED_RESPONSE = { status: 200, body: '{"mocked":true}' } as const;
 
+/** Fires sent per turn of the event loop: a burst's timers all expire together, and sending them in one go would hold up every reply and lease renewal behind it. */
+const SEND_CHUNK = 50;
+
 /** Connection-level headers: they describe one hop, so the client sets them, not the stored request. */
 const HOP_BY_HOP = new Set(['host', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'te', 'trailer', 'proxy-connection']);
 
@@ -70,8 +73,19 @@ export class DispatchEngine {
   private readonly dueFires: DueFires;
   private readonly recorder: AttemptRecorder;
   private readonly armed = new Map<string, ArmedFire>();
-  /** Fires sent or being sent and not yet marked done: their leases are renewed until they are. */
-  private readonly inFlight = new Map<string, { renewedAt: number }>();
+  /** Armed fires whose timer has run, waiting for their turn to be sent (SEND_CHUNK at a time). */
+  private readonly ready: ArmedFire[] = [];
+  private sending: NodeJS.Immediate | null = null;
+  /** Fires sent or being sent and not yet marked done. */
+  private readonly inFlight = new Set<string>();
+  /**
+   * When the lease of each fire armed or in flight here runs out, by our clock, erring early: the
+   * lease keeper renews any with less than half a lease left, on its own timer, so a slow claim
+   * cycle or a burst that delays timers never lets a lease this dispatcher still needs lapse.
+   */
+  private readonly leaseDeadlines = new Map<string, number>();
+  private leaseKeeper: NodeJS.Timeout | null = null;
+  private keeping: Promise<void> | null = null;
   private readonly inFlightWork = new Set<Promise<void>>();
   /** Per origin, per replica: each dispatcher judges an origin by the failures it sees itself. */
   private readonly breakers = new Map<string, BreakerState>();
@@ -94,6 +108,7 @@ export class DispatchEngine {
   start(): void {
     this.stopped = false;
     this.poller = setInterval(() => void this.poll(), this.options.pollIntervalMs);
+    this.leaseKeeper = setInterval(() => void this.keepLeases(), Math.max(10, Math.min(this.options.pollIntervalMs, this.options.leaseMs / 8)));
     void this.poll();
   }
 
@@ -102,12 +117,20 @@ export class DispatchEngine {
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
     await this.polling;
-    const released = [...this.armed.keys()];
+    // Fires waiting for their turn to be sent go back with the armed ones.
+    if (this.sending) clearImmediate(this.sending);
+    this.sending = null;
+    const unsent = this.ready.splice(0).map((r) => r.fire.id);
+    for (const id of unsent) this.inFlight.delete(id);
+    const released = [...this.armed.keys(), ...unsent];
     for (const armed of this.armed.values()) clearTimeout(armed.timer);
     this.armed.clear();
     await Promise.allSettled([...this.inFlightWork]);
     await this.recorder.drain();
+    if (this.leaseKeeper) clearInterval(this.leaseKeeper);
+    await this.keeping;
     await this.dueFires.release(released).catch(() => undefined);
+    this.leaseDeadlines.clear();
   }
 
   /** Drops armed fires a pause or cancel withdrew (called by this process's projection). */
@@ -137,7 +160,7 @@ export class DispatchEngine {
     // The lease check (renew what is in flight, drop what was withdrawn or taken over) runs beside
     // the claim, not before it: each is a round trip, and on a busy machine a round trip takes
     // hundreds of milliseconds, so in series they held the claim back until its fires were due.
-    const leases = this.checkLeases().catch((error) => this.logger.warn(`checking leases failed, will retry: ${(error as Error).message}`));
+    const leases = this.dropLostFires().catch((error) => this.logger.warn(`checking leases failed, will retry: ${(error as Error).message}`));
     try {
       return await this.claimAndArm();
     } finally {
@@ -146,6 +169,8 @@ export class DispatchEngine {
   }
 
   private async claimAndArm(): Promise<number> {
+    // Taken before the claim is sent: the lease it reports was measured later, so this errs early.
+    const claimSentAt = Date.now();
     const claimed = await this.dueFires.claim(this.options.lookAheadMs, this.options.batchSize);
     if (claimed.length === 0) return 0;
     const secrets = await this.secretsFor(claimed);
@@ -170,6 +195,8 @@ export class DispatchEngine {
       if (!sealed || (sendAt && sendAt.getTime() > nowMs + this.options.lookAheadMs)) continue;
       try {
         if (this.arm(sendAt ? { ...fire, fire_at: sendAt, deferred_kind: 'rate_limited' } : fire, sealed)) armed++;
+        // Also for one still armed or in flight here whose lease had lapsed: the claim took it back.
+        if (this.armed.has(fire.id) || this.inFlight.has(fire.id)) this.leaseDeadlines.set(fire.id, claimSentAt + fire.lease_ms_left);
       } catch (error) {
         // e.g. a secret sealed with another SCHEDSTACK_SECRETS_KEY: never sent unsigned.
         this.logger.error(`cannot prepare ${fire.delivery_id}: ${(error as Error).message}`);
@@ -219,21 +246,39 @@ export class DispatchEngine {
     return result;
   }
 
-  private async checkLeases(): Promise<void> {
+  /** Disarms fires that were withdrawn or whose lease another replica took. */
+  private async dropLostFires(): Promise<void> {
     const armedIds = [...this.armed.keys()];
-    if (armedIds.length > 0) {
-      const held = await this.dueFires.stillHeld(armedIds);
-      for (const id of armedIds) if (!held.has(id)) this.disarm(id);
-    }
-    const now = Date.now();
-    const renew = [...this.inFlight].filter(([, f]) => now - f.renewedAt >= this.options.leaseMs / 3).map(([id]) => id);
-    if (renew.length > 0) {
-      await this.dueFires.renew(renew);
-      for (const id of renew) {
-        const entry = this.inFlight.get(id);
-        if (entry) entry.renewedAt = now;
-      }
-    }
+    if (armedIds.length === 0) return;
+    const held = await this.dueFires.stillHeld(armedIds);
+    for (const id of armedIds) if (!held.has(id)) this.disarm(id);
+  }
+
+  /** Renews every lease with less than half a lease left (armed fires whose timer is late, requests in flight, attempts being recorded). */
+  private keepLeases(): Promise<void> {
+    if (this.keeping) return this.keeping;
+    const sentAt = Date.now();
+    const due = [...this.leaseDeadlines].filter(([, deadline]) => deadline - sentAt < this.options.leaseMs / 2).map(([id]) => id);
+    if (due.length === 0) return Promise.resolve();
+    this.keeping = this.dueFires
+      .renew(due)
+      .then((renewed) => {
+        for (const id of due) {
+          // Settled meanwhile: nothing to keep.
+          if (!this.leaseDeadlines.has(id)) continue;
+          if (renewed.has(id)) this.leaseDeadlines.set(id, sentAt + this.options.leaseMs);
+          else {
+            // Done, withdrawn, or (its lease having lapsed after all) another replica's now.
+            this.leaseDeadlines.delete(id);
+            this.disarm(id);
+          }
+        }
+      })
+      .catch((error) => this.logger.warn(`renewing ${due.length} leases failed, will retry: ${(error as Error).message}`))
+      .finally(() => {
+        this.keeping = null;
+      });
+    return this.keeping;
   }
 
   /** Arms a timer for the fire; false when it is armed or in flight already. */
@@ -254,6 +299,7 @@ export class DispatchEngine {
     if (!armed) return;
     clearTimeout(armed.timer);
     this.armed.delete(id);
+    this.leaseDeadlines.delete(id);
   }
 
   /** SPEC §4: exactly the stored method, headers and body, plus the Sched-* headers and signatures. */
@@ -280,8 +326,28 @@ export class DispatchEngine {
     const armed = this.armed.get(id);
     if (!armed) return;
     this.armed.delete(id);
-    this.inFlight.set(id, { renewedAt: Date.now() });
-    const settled = () => this.inFlight.delete(id);
+    this.inFlight.add(id);
+    this.ready.push(armed);
+    this.sending ??= setImmediate(() => this.sendReady());
+  }
+
+  /** Sends the next SEND_CHUNK ready fires; replies and lease renewals get their turn before the next chunk. */
+  private sendReady(): void {
+    this.sending = null;
+    for (const armed of this.ready.splice(0, SEND_CHUNK)) {
+      // The lease keeper found it is no longer ours while it waited: the new holder sends it.
+      if (this.leaseDeadlines.has(armed.fire.id)) this.startSending(armed);
+      else this.inFlight.delete(armed.fire.id);
+    }
+    if (this.ready.length > 0) this.sending = setImmediate(() => this.sendReady());
+  }
+
+  private startSending(armed: ArmedFire): void {
+    const id = armed.fire.id;
+    const settled = () => {
+      this.inFlight.delete(id);
+      this.leaseDeadlines.delete(id);
+    };
     const work = this.send(armed, settled)
       .catch((error) => {
         settled();

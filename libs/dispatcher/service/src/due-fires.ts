@@ -21,6 +21,8 @@ export interface ClaimedFire {
   readonly policy: DeliveryPolicy | null;
   /** > 1 when an earlier holder's lease expired before it finished: SPEC §4 `reclaim`. */
   readonly claims: number;
+  /** What was left of the lease when the claim committed, by the database's clock (which may differ from ours). */
+  readonly lease_ms_left: number;
   readonly signing_secret: string | null;
   readonly previous_secret: string | null;
   readonly previous_expires_at: Date | null;
@@ -80,7 +82,8 @@ export class DueFires {
              FOR UPDATE SKIP LOCKED)
           RETURNING f.*)
        SELECT c.id, c.delivery_id, c.attempt, c.round_attempt, c.project_id, c.environment, c.schedule_id, c.fire_at, c.scheduled_for,
-              c.fire_kind, c.deferred_kind, c.request, c.policy, c.claims, c.webhook_endpoint_id, c.signing_secret AS own_secret, c.trace,
+              c.fire_kind, c.deferred_kind, c.request, c.policy, c.claims, (extract(epoch FROM c.lease_until - now()) * 1000)::float8 AS lease_ms_left,
+              c.webhook_endpoint_id, c.signing_secret AS own_secret, c.trace,
               s.secret AS signing_secret, s.previous_secret, s.previous_expires_at
          FROM claimed c
          LEFT JOIN dsp_signing_secrets s ON s.project_id = c.project_id AND s.environment = c.environment
@@ -166,14 +169,15 @@ export class DueFires {
     );
   }
 
-  /** Extends the lease of requests still in flight. */
-  async renew(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.pool.query(
+  /** Extends the leases of `ids` to `leaseMs` from now; returns those it extended (the rest are no longer this dispatcher's). */
+  async renew(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ id: string }>(
       `UPDATE dsp_due_fires SET lease_until = now() + make_interval(secs => $3::float8 / 1000)
-        WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'pending'`,
+        WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'pending' RETURNING id`,
       [ids, this.workerId, this.leaseMs],
     );
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Of `ids`, those still pending under this dispatcher's lease (the rest were withdrawn or taken over). */
