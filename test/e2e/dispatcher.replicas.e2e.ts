@@ -5,6 +5,8 @@ import { Pool } from 'pg';
 import { type AppProcess, type DistributedStack, eventually, planFire, startDistributedStack, withdrawSchedule } from '../support';
 
 /** Resolves once an app process has logged that it is ready. */
+/** Short, so the kill -9 reclaim below waits little; well above the event-loop stalls of a saturated CI machine (the product default is 30 s). */
+const LEASE_MS = 5_000;
 const ready = (p: AppProcess) => eventually(async () => p.output.join('').includes('ready'), 60_000);
 
 /**
@@ -35,7 +37,7 @@ describeWithNats('dispatcher replicas — shared fires, withdrawal and kill -9 r
     }, 120_000, 250);
 
   beforeAll(async () => {
-    stack = await startDistributedStack('dsp_replicas', { SCHEDSTACK_DISPATCH_LEASE_MS: '2000' }, { exclusive: true });
+    stack = await startDistributedStack('dsp_replicas', { SCHEDSTACK_DISPATCH_LEASE_MS: String(LEASE_MS) }, { exclusive: true });
     await ready(stack.startApp('dispatcher'));
     receiver = await startReceiver();
     pool = new Pool({ connectionString: stack.env.DATABASE_URL, max: 10 });
@@ -138,7 +140,7 @@ describeWithNats('dispatcher replicas — shared fires, withdrawal and kill -9 r
       return res.body?.attempts?.length === 1 ? (res.body as DeliveryView) : undefined;
     }, 90_000, 250);
     expect(delivery.attempts[0]).toMatchObject({ n: 1, fire_kind: 'reclaim', status_code: 200 });
-    // Taken over only once the dead holder's lease ran out, 2 s after the fires were due.
-    expect(Date.parse(delivery.attempts[0].fired_at)).toBeGreaterThanOrEqual(due.getTime() + 2_000);
+    // Taken over only once the dead holder's lease ran out, LEASE_MS after the fires were due.
+    expect(Date.parse(delivery.attempts[0].fired_at)).toBeGreaterThanOrEqual(due.getTime() + LEASE_MS);
   }, 180_000);
 });
