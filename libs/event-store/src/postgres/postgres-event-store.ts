@@ -256,12 +256,6 @@ export class PostgresEventStore implements EventStore {
   private readonly waitingAppends: { request: AppendRequest; resolve: (result: AppendResult) => void; reject: (error: Error) => void }[] = [];
   private appendsWriting = 0;
   private readonly concurrentAppends: number;
-  /**
-   * Off unless `concurrentAppends` is given: with group commit on by default, two dispatcher
-   * replicas delivered some fires twice in CI (dispatcher.replicas, dispatcher-crash); until that
-   * is understood, appends go one statement each as before.
-   */
-  private readonly groupCommit: boolean;
 
   constructor(options: PostgresEventStoreOptions) {
     if (options.pool) {
@@ -279,7 +273,6 @@ export class PostgresEventStore implements EventStore {
     }
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.concurrentAppends = Math.max(1, options.concurrentAppends ?? 2);
-    this.groupCommit = options.concurrentAppends !== undefined;
   }
 
   /** Creates the tables; idempotent and safe to call from several processes at once. */
@@ -306,7 +299,6 @@ export class PostgresEventStore implements EventStore {
    * each caller still getting its own result or refusal.
    */
   appendToStream(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-    if (!this.groupCommit) return this.appendOne({ streamName, events, expected });
     return new Promise((resolve, reject) => {
       this.waitingAppends.push({ request: { streamName, events, expected }, resolve, reject });
       this.writeWaitingAppends();
