@@ -8,3 +8,4 @@ export * from './config-resources';
 export * from './access';
 export * from './limits';
 export * from './environments-events';
+export * from './records';

@@ -77,6 +77,14 @@ describe('environment configuration decider', () => {
     expect(() => when({ type: 'delete', data: { kind: 'process', id: 'proc_x' } })).toThrow(expect.objectContaining({ kind: 'not_found' }));
   });
 
+  it('never takes a name Object.prototype has for a resource id', () => {
+    const { when } = given([created('proc_1', 'billing')]);
+    for (const id of ['valueOf', 'constructor', 'toString', '__proto__']) {
+      expect(() => when({ type: 'update', data: { kind: 'process', id, input: {} } })).toThrow(expect.objectContaining({ kind: 'not_found' }));
+      expect(() => when({ type: 'delete', data: { kind: 'process', id } })).toThrow(expect.objectContaining({ kind: 'not_found' }));
+    }
+  });
+
   it('deletes, after which the name is free again', () => {
     const deleted = given([created('proc_a', 'billing')]).when({ type: 'delete', data: { kind: 'process', id: 'proc_a' } });
     expect(deleted).toEqual([{ type: 'process.deleted', data: { id: 'proc_a', deleted_at: NOW.toISOString() } }]);

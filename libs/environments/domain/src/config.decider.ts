@@ -7,6 +7,7 @@ import {
   DomainError,
   type DomainEvent,
   type Environment,
+  ownValue,
 } from '@schedstack/contracts';
 import { sameSpec, specFromInput, specWithPatch } from './config-specs';
 
@@ -101,7 +102,7 @@ function assertKeyFree(state: ConfigState, kind: ConfigKind, spec: ConfigSpecs[C
 }
 
 function existing(state: ConfigState, kind: ConfigKind, id: string): ConfigResource {
-  const found = state.resources[kind][id];
+  const found = ownValue(state.resources[kind] as Readonly<Record<string, ConfigResource>>, id);
   if (!found) throw new DomainError('not_found', 'resource_missing', `No such ${CONFIG_RESOURCES[kind].object}: '${id}'`, 'id');
   return found;
 }
@@ -111,7 +112,7 @@ export function decide(command: ConfigCommand, state: ConfigState, now: Date): E
   switch (command.type) {
     case 'create': {
       const { kind, id, input } = command.data;
-      if (state.resources[kind][id]) throw new DomainError('conflict', 'resource_exists', `${id} already exists`, 'id');
+      if (ownValue(state.resources[kind] as Readonly<Record<string, ConfigResource>>, id)) throw new DomainError('conflict', 'resource_exists', `${id} already exists`, 'id');
       const spec = specFromInput(kind, input);
       assertKeyFree(state, kind, spec, null);
       return [configEvent(kind, 'created', { id, spec, version: 1, created_at: at })];

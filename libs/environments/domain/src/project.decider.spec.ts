@@ -39,6 +39,15 @@ describe('project members', () => {
     expect(() => given([created]).when({ type: 'remove_member', data: { userId: 'usr_x' } })).toThrow(expect.objectContaining({ kind: 'not_found', param: 'user' }));
   });
 
+  it("never takes a name Object.prototype has for a member (a user id in the URL is the client's to choose)", () => {
+    const { when } = given([created, member('usr_o', 'owner')]);
+    for (const userId of ['valueOf', 'constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(() => when({ type: 'remove_member', data: { userId } })).toThrow(expect.objectContaining({ kind: 'not_found', param: 'user' }));
+      expect(() => when({ type: 'change_role', data: { userId, role: 'admin' } })).toThrow(expect.objectContaining({ kind: 'not_found', param: 'user' }));
+      expect(when({ type: 'add_member', data: { userId, email: 'x@example.com', role: 'viewer' } })).toHaveLength(1);
+    }
+  });
+
   it('lets a removed user be added again', () => {
     const removed: ProjectEvent = { type: 'member.removed', data: { project_id: 'prj_1', user_id: 'usr_d', removed_at: 't' } };
     const events = given([created, member('usr_o', 'owner'), member('usr_d', 'viewer'), removed]).when({

@@ -1,4 +1,4 @@
-import { DomainError, type DomainEvent, type MemberRole } from '@schedstack/contracts';
+import { DomainError, type DomainEvent, type MemberRole, ownValue } from '@schedstack/contracts';
 
 /** SPEC §2 projects and their members. Users and roles are global, so they live in `live`. */
 
@@ -23,7 +23,7 @@ export function decide(command: ProjectCommand, state: ProjectState, now: Date):
       return [{ type: 'project.created', data: { project_id: command.data.projectId, name: command.data.name, created_at: now.toISOString() } }];
     case 'add_member':
       if (state.status === 'none') throw new DomainError('not_found', 'resource_missing', 'No such project');
-      if (state.members[command.data.userId]) {
+      if (ownValue(state.members, command.data.userId)) {
         throw new DomainError('conflict', 'member_exists', `${command.data.email} is already a member of this project`, 'email');
       }
       return [
@@ -80,7 +80,7 @@ function projectIdOf(state: ProjectState): string {
 }
 
 function memberRole(state: ProjectState, userId: string): MemberRole {
-  const role = state.status === 'active' ? state.members[userId] : undefined;
+  const role = state.status === 'active' ? ownValue(state.members, userId) : undefined;
   if (!role) throw new DomainError('not_found', 'resource_missing', `No such member: '${userId}'`, 'user');
   return role;
 }

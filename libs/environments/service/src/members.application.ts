@@ -11,6 +11,7 @@ import {
   type MemberRole,
   type MemberView,
   newId,
+  ownValue,
   randomToken,
   type RemoveMemberCommand,
   type Scope,
@@ -110,7 +111,7 @@ export class MembersApplication {
   /** From the project's own events, so the owner rule sees every role change so far. */
   private async currentRole(scope: Scope, userId: string): Promise<MemberRole> {
     const state = foldEvents(projectDecider, await this.store.readStream(projectStream(scope)));
-    const role = state.status === 'active' ? state.members[userId] : undefined;
+    const role = state.status === 'active' ? ownValue(state.members, userId) : undefined;
     if (!role) throw ApiError.notFound('member', userId, 'user');
     return role;
   }
