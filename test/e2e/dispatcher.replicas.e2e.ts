@@ -1,19 +1,18 @@
 import type { DeliveryView, Scope } from '@schedstack/contracts';
-import { PostgresEventStore } from '@schedstack/event-store';
-import { describeWithNats, type Receiver, startReceiver } from '@schedstack/testing';
-import { Pool } from 'pg';
-import { type AppProcess, type DistributedStack, eventually, planFire, startDistributedStack, withdrawSchedule } from '../support';
+import type { PostgresEventStore } from '@schedstack/event-store';
+import { describeWithNats, type Receiver } from '@schedstack/testing';
+import type { Pool } from 'pg';
+import { appReady as ready, type DispatcherPair, type DistributedStack, eventually, planFire, startDispatcherPair, withdrawSchedule } from '../support';
 
-/** Resolves once an app process has logged that it is ready. */
 /** Short, so the kill -9 reclaim below waits little; well above the event-loop stalls of a saturated CI machine (the product default is 30 s). */
 const LEASE_MS = 5_000;
-const ready = (p: AppProcess) => eventually(async () => p.output.join('').includes('ready'), 60_000);
 
 /**
  * SPEC §4 leases with real processes: dispatcher replicas over real NATS and PostgreSQL. The lease
- * is short (2 s) so a killed holder's fires are taken over within the test.
+ * is short (LEASE_MS) so a killed holder's fires are taken over within the test.
  */
 describeWithNats('dispatcher replicas — shared fires, withdrawal and kill -9 reclaim (distributed profile)', () => {
+  let pair: DispatcherPair;
   let stack: DistributedStack;
   let receiver: Receiver;
   let pool: Pool;
@@ -37,21 +36,12 @@ describeWithNats('dispatcher replicas — shared fires, withdrawal and kill -9 r
     }, 120_000, 250);
 
   beforeAll(async () => {
-    stack = await startDistributedStack('dsp_replicas', { SCHEDSTACK_DISPATCH_LEASE_MS: String(LEASE_MS) }, { exclusive: true });
-    await ready(stack.startApp('dispatcher'));
-    receiver = await startReceiver();
-    pool = new Pool({ connectionString: stack.env.DATABASE_URL, max: 10 });
-    store = new PostgresEventStore({ pool });
-    scope = { projectId: stack.projectId, environment: 'test' };
+    pair = await startDispatcherPair('dsp_replicas', LEASE_MS);
+    ({ stack, receiver, pool, store, scope } = pair);
     // Long enough to wait for the other machine-saturating suite to finish first.
   }, 300_000);
 
-  afterAll(async () => {
-    await receiver?.close();
-    await store?.close();
-    await pool?.end();
-    await stack?.close();
-  }, 60_000);
+  afterAll(() => pair?.close(), 60_000);
 
   it('two dispatcher processes share 2,000 fires: every delivery arrives exactly once', async () => {
     const due = Date.now() + 5_000;

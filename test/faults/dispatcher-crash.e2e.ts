@@ -1,8 +1,8 @@
 import type { DeliveryView, Scope } from '@schedstack/contracts';
-import { PostgresEventStore } from '@schedstack/event-store';
-import { describeWithNats, type ReceivedRequest, type Receiver, startReceiver } from '@schedstack/testing';
-import { Pool } from 'pg';
-import { type AppProcess, type DistributedStack, eventually, planFire, startDistributedStack } from '../support';
+import type { PostgresEventStore } from '@schedstack/event-store';
+import { describeWithNats, type ReceivedRequest, type Receiver } from '@schedstack/testing';
+import type { Pool } from 'pg';
+import { type DispatcherPair, type DistributedStack, eventually, planFire, startDispatcherPair } from '../support';
 import { writeFigures } from './figures';
 
 const FIRES = 5_000;
@@ -17,8 +17,6 @@ const SPREAD_MS = 200;
 /** The kill comes once the receiver has this many requests: some of the burst, not all of it. */
 const KILL_AFTER = 1_500;
 
-const ready = (p: AppProcess) => eventually(async () => p.output.join('').includes('ready'), 60_000);
-
 /**
  * SPEC §4 leases and at-least-once delivery under a crash: two dispatcher processes share a burst of
  * 5,000 fires due at once, and one of them is killed with SIGKILL while the burst is going out.
@@ -26,6 +24,7 @@ const ready = (p: AppProcess) => eventually(async () => p.output.join('').includ
  * held at the kill, and the survivor sends those as `reclaim` attempts.
  */
 describeWithNats('fault: kill -9 of a dispatcher during a 5,000-fire burst (distributed profile)', () => {
+  let pair: DispatcherPair;
   let stack: DistributedStack;
   let receiver: Receiver;
   let pool: Pool;
@@ -34,21 +33,14 @@ describeWithNats('fault: kill -9 of a dispatcher during a 5,000-fire burst (dist
   let watchProjection: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
-    stack = await startDistributedStack('flt_crash', { SCHEDSTACK_DISPATCH_LEASE_MS: String(LEASE_MS) }, { exclusive: true });
-    await ready(stack.startApp('dispatcher'));
-    receiver = await startReceiver();
-    pool = new Pool({ connectionString: stack.env.DATABASE_URL, max: 10 });
-    store = new PostgresEventStore({ pool });
-    scope = { projectId: stack.projectId, environment: 'test' };
+    pair = await startDispatcherPair('flt_crash', LEASE_MS);
+    ({ stack, receiver, pool, store, scope } = pair);
     // Long enough to wait for the other machine-saturating suite to finish first.
   }, 300_000);
 
   afterAll(async () => {
     clearInterval(watchProjection);
-    await receiver?.close();
-    await store?.close();
-    await pool?.end();
-    await stack?.close();
+    await pair?.close();
   }, 60_000);
 
   const count = async (sql: string, params: unknown[]): Promise<number> => Number((await pool.query<{ n: string }>(sql, params)).rows[0].n);
