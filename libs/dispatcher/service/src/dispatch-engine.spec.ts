@@ -1,5 +1,5 @@
 import { PostgresEventStore } from '@schedstack/event-store';
-import { migrate, systemClock } from '@schedstack/platform';
+import { type Clock, migrate, systemClock } from '@schedstack/platform';
 import { generateSigningSecret, sealSecret } from '@schedstack/signing';
 import { createTestDatabase, type TestDatabase } from '@schedstack/testing';
 import { randomUUID } from 'node:crypto';
@@ -191,6 +191,67 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       await engine.stop();
     }
     expect(send).toHaveBeenCalledTimes(1);
+  });
+
+  /** A process whose timers run a minute late: what a stalled event loop does to an armed fire, made deterministic. */
+  const aMinuteBehind: Clock = { now: () => new Date(Date.now() - 60_000) };
+
+  it('keeps the lease of an armed fire whose timer runs late, so no other replica takes it', async () => {
+    const sender = new RecordingSender();
+    const leaseMs = 1_000;
+    const engine = new DispatchEngine(pool, store, sender, aMinuteBehind, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 0,
+      pollIntervalMs: 50,
+      leaseMs,
+      batchSize: 10,
+      userAgent: 'SchedStack/test',
+    });
+    const claim = DueFires.prototype.claim;
+    const other = new DueFires(pool, 'replica-b', leaseMs);
+    const late = await plan(-100, 'late');
+    const slow = gate();
+    try {
+      engine.start();
+      await eventually(async () => (await leaseOwner(late)) === engine.workerId);
+      // Its claims hang from now on, so it cannot simply claim its own lapsed lease back.
+      jest.spyOn(DueFires.prototype, 'claim').mockImplementation(() => slow.opened.then(() => []));
+      const until = Date.now() + 3 * leaseMs;
+      while (Date.now() < until) {
+        expect((await claim.call(other, 0, 10)).map((f) => f.delivery_id)).not.toContain(late);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(sender.deliveries()).not.toContain(late);
+    } finally {
+      slow.open();
+      await engine.stop();
+    }
+    // Still armed at the stop (its timer a minute off), so handed back.
+    expect(await leaseOwner(late)).toBeNull();
+  });
+
+  it('drops an armed fire whose lease the keeper finds gone, so only its new holder sends it', async () => {
+    const sender = new RecordingSender();
+    const leaseMs = 1_000;
+    const engine = new DispatchEngine(pool, store, sender, aMinuteBehind, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 0,
+      pollIntervalMs: 50,
+      leaseMs,
+      batchSize: 10,
+      userAgent: 'SchedStack/test',
+    });
+    const lost = await plan(-100, 'lost');
+    try {
+      engine.start();
+      await eventually(async () => (await leaseOwner(lost)) === engine.workerId);
+      // The renewal finds the fire is no longer this dispatcher's (another replica took it over).
+      const renew = jest.spyOn(DueFires.prototype, 'renew').mockResolvedValue(new Set());
+      await eventually(() => renew.mock.calls.length > 0);
+    } finally {
+      await engine.stop();
+    }
+    // Not armed any more at the stop, so not handed back either: the table's holder keeps it.
+    expect(await leaseOwner(lost)).toBe(engine.workerId);
+    expect(sender.deliveries()).not.toContain(lost);
   });
 
   it("one replica's claim skips the rows the other replica's claim transaction holds, without waiting for it", async () => {
