@@ -97,15 +97,14 @@ function stringMap(value: unknown, param: string, keyPattern: RegExp, check: (v:
   const map = objectAt(value, param);
   const entries = Object.entries(map);
   if (entries.length > maxEntries) throw invalid(param, `${param} may hold at most ${maxEntries} entries`);
-  const out: Record<string, string> = {};
   for (const [key, v] of entries) {
     const p = `${param}.${key}`;
     if (!keyPattern.test(key)) throw invalid(p, `'${key}' is not an allowed key in ${param}`);
     if (typeof v !== 'string') throw invalid(p, `${p} must be a string`);
     check(v, p);
-    out[key] = v;
   }
-  return out;
+  // fromEntries defines own keys: an assignment of '__proto__' would set the prototype and drop the entry.
+  return Object.fromEntries(entries as [string, string][]);
 }
 
 function processSpec(input: Input): ProcessSpec {

@@ -40,6 +40,28 @@ describe('dataset rows and metadata', () => {
     expect(paramOf(() => validateRow(schema, input))).toBe(param);
   });
 
+  it('treats field names Object.prototype has like any other name', () => {
+    const odd = {
+      name: 'odd',
+      fields: [
+        { name: 'toString', type: 'string', required: false },
+        { name: 'constructor', type: 'string', required: true },
+        { name: '__proto__', type: 'number', required: false },
+      ],
+    } as const;
+    // An omitted optional field is not "found" on the prototype, and a missing required one is reported.
+    expect(validateRow(odd, JSON.parse('{"constructor":"c"}'))).toEqual({ constructor: 'c' });
+    expect(paramOf(() => validateRow(odd, {}))).toBe('constructor');
+    // A '__proto__' value is stored as data, not dropped.
+    const row = validateRow(odd, JSON.parse('{"constructor":"c","__proto__":7,"toString":"t"}'));
+    expect(Object.entries(row)).toEqual([
+      ['toString', 't'],
+      ['constructor', 'c'],
+      ['__proto__', 7],
+    ]);
+    expect(JSON.parse(JSON.stringify(row))).toEqual(JSON.parse('{"constructor":"c","__proto__":7,"toString":"t"}'));
+  });
+
   it('accepts any metadata when no fields are defined, and checks it against definitions otherwise', () => {
     expect(() => validateMetadata([], { anything: 1 })).not.toThrow();
     const fields = [{ name: 'customer', type: 'string', required: true, description: null }] as const;

@@ -1,4 +1,4 @@
-import { type DatasetSchemaSpec, DomainError, type DomainEvent, type FieldSpec } from '@schedstack/contracts';
+import { type DatasetSchemaSpec, DomainError, type DomainEvent, type FieldSpec, ownValue } from '@schedstack/contracts';
 
 /** SPEC §5 dataset rows: client data, validated against their schema, written once. */
 
@@ -49,18 +49,19 @@ function checkedValues(
   for (const key of Object.keys(input)) {
     if (!byName.has(key)) throw new DomainError('invalid', 'parameter_unknown', `Received unknown parameter: ${prefix}${key}`, `${prefix}${key}`);
   }
-  const out: Record<string, RowValue> = {};
+  // Field names are the client's (`toString`, `__proto__` are valid ones): own keys in, own keys out.
+  const out: [string, RowValue][] = [];
   for (const field of fields) {
     const param = `${prefix}${field.name}`;
-    const value = input[field.name];
+    const value = ownValue(input, field.name);
     if (value === undefined || value === null) {
       if (field.required) throw new DomainError('invalid', 'parameter_missing', `${param} is required`, param);
-      if (value === null) out[field.name] = null;
+      if (value === null) out.push([field.name, null]);
       continue;
     }
-    out[field.name] = typedValue(field.type, value, param);
+    out.push([field.name, typedValue(field.type, value, param)]);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /** A row as posted (the plain object of its fields) against its schema. */
