@@ -37,10 +37,14 @@ export async function startDispatcherPair(label: string, leaseMs: number): Promi
       store,
       scope: { projectId: stack.projectId, environment: 'test' },
       close: async () => {
-        await receiver.close();
-        await store.close();
-        await pool.end();
-        await stack.close();
+        // The stack last and always: it holds the machine lock.
+        try {
+          await receiver.close();
+          await store.close();
+          await pool.end();
+        } finally {
+          await stack.close();
+        }
       },
     };
   } catch (error) {

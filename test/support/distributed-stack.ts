@@ -25,13 +25,25 @@ export interface DistributedStackOptions extends StackOptions {
   readonly exclusive?: boolean;
 }
 
+/** Below the 300 s the exclusive suites give their beforeAll: a suite that cannot get the machine fails, it does not hang. */
+const MACHINE_LOCK_WAIT_MS = 240_000;
+
 /** Held for the life of an exclusive stack: a session advisory lock, shared by every jest worker through PostgreSQL. */
 async function lockMachine(): Promise<() => Promise<void>> {
   const client = new Client({ connectionString: adminDatabaseUrl() });
-  client.on('error', () => undefined);
+  // Losing the connection releases the lock; the suite's own checks then meet whatever runs beside it.
+  client.on('error', (error) => console.warn(`the machine lock's connection failed: ${error.message}`));
   await client.connect();
-  await client.query(`SELECT pg_advisory_lock(hashtext('schedstack-tests:machine-saturating-suite'))`);
-  return () => client.end().catch(() => undefined);
+  const deadline = Date.now() + MACHINE_LOCK_WAIT_MS;
+  for (;;) {
+    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('schedstack-tests:machine-saturating-suite')) AS locked`);
+    if (rows[0].locked) return () => client.end().catch(() => undefined);
+    if (Date.now() > deadline) {
+      await client.end().catch(() => undefined);
+      throw new Error(`another machine-saturating suite held the machine for ${MACHINE_LOCK_WAIT_MS / 1000} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 export interface AppProcess {

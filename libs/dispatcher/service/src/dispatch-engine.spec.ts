@@ -80,6 +80,9 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
     return deliveryId;
   }
 
+  /** Deletes a test's fires, so no later test claims what it left behind. */
+  const forget = (...deliveryIds: string[]) => pool.query(`DELETE FROM dsp_due_fires WHERE delivery_id = ANY($1)`, [deliveryIds]);
+
   const leaseOwner = async (deliveryId: string) =>
     (await pool.query<{ lease_owner: string | null }>(`SELECT lease_owner FROM dsp_due_fires WHERE delivery_id = $1`, [deliveryId])).rows[0]?.lease_owner;
 
@@ -191,6 +194,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       await engine.stop();
     }
     expect(send).toHaveBeenCalledTimes(1);
+    await forget(fire);
   });
 
   /** A process whose timers run a minute late: what a stalled event loop does to an armed fire, made deterministic. */
@@ -227,9 +231,10 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
     }
     // Still armed at the stop (its timer a minute off), so handed back.
     expect(await leaseOwner(late)).toBeNull();
+    await forget(late);
   });
 
-  it('drops an armed fire whose lease the keeper finds gone, so only its new holder sends it', async () => {
+  it('drops an armed fire whose lease the keeper finds gone: it is not handed back at stop as if it were still ours', async () => {
     const sender = new RecordingSender();
     const leaseMs = 1_000;
     const engine = new DispatchEngine(pool, store, sender, aMinuteBehind, new SigningSecrets(store, systemClock, null), {
@@ -251,7 +256,38 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
     }
     // Not armed any more at the stop, so not handed back either: the table's holder keeps it.
     expect(await leaseOwner(lost)).toBe(engine.workerId);
-    expect(sender.deliveries()).not.toContain(lost);
+    await forget(lost);
+  });
+
+  it('does not send a fire whose lease ran out before its (late) timer, unless a renewal proves it is still ours', async () => {
+    const sender = new RecordingSender();
+    const leaseMs = 1_000;
+    // Timers 1.5 s late: the fire's timer runs after its lease (claimed 100 ms overdue) has run out.
+    const behind: Clock = { now: () => new Date(Date.now() - 1_500) };
+    const engine = new DispatchEngine(pool, store, sender, behind, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 0,
+      pollIntervalMs: 50,
+      leaseMs,
+      batchSize: 10,
+      userAgent: 'SchedStack/test',
+    });
+    const lapsed = await plan(-100, 'lapsed');
+    const slow = gate();
+    try {
+      engine.start();
+      await eventually(async () => (await leaseOwner(lapsed)) === engine.workerId);
+      // No claim takes it back, and no renewal gets through (a database that stopped answering).
+      jest.spyOn(DueFires.prototype, 'claim').mockImplementation(() => slow.opened.then(() => []));
+      const renew = jest.spyOn(DueFires.prototype, 'renew').mockRejectedValue(new Error('connection terminated'));
+      // Renewals fail from the first one on; by two leases later the late timer has long run.
+      await eventually(() => renew.mock.calls.length > 0);
+      await new Promise((r) => setTimeout(r, 2 * leaseMs));
+      expect(sender.deliveries()).not.toContain(lapsed);
+    } finally {
+      slow.open();
+      await engine.stop();
+      await forget(lapsed);
+    }
   });
 
   it("one replica's claim skips the rows the other replica's claim transaction holds, without waiting for it", async () => {

@@ -29,7 +29,7 @@ export interface DispatchEngineOptions {
   /** How far ahead fires are claimed and armed on in-memory timers. */
   readonly lookAheadMs: number;
   readonly pollIntervalMs: number;
-  /** How long after its due time a claimed fire stays leased (renewed while its request runs). */
+  /** How long after its due time a claimed fire stays leased (renewed by the lease keeper until its attempt is recorded). */
   readonly leaseMs: number;
   readonly batchSize: number;
   readonly userAgent: string;
@@ -117,7 +117,8 @@ export class DispatchEngine {
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
     await this.polling;
-    // Fires waiting for their turn to be sent go back with the armed ones.
+    // Fires waiting for their turn to be sent go back with the armed ones, before waiting for
+    // what is in flight: another replica need not wait for them.
     if (this.sending) clearImmediate(this.sending);
     this.sending = null;
     const unsent = this.ready.splice(0).map((r) => r.fire.id);
@@ -125,11 +126,13 @@ export class DispatchEngine {
     const released = [...this.armed.keys(), ...unsent];
     for (const armed of this.armed.values()) clearTimeout(armed.timer);
     this.armed.clear();
-    await Promise.allSettled([...this.inFlightWork]);
+    for (const id of released) this.leaseDeadlines.delete(id);
+    await this.dueFires.release(released).catch(() => undefined);
+    // The keeper runs on until every attempt in flight is recorded (a lapsed fire re-checked may start one meanwhile).
+    while (this.inFlightWork.size > 0) await Promise.allSettled([...this.inFlightWork]);
     await this.recorder.drain();
     if (this.leaseKeeper) clearInterval(this.leaseKeeper);
     await this.keeping;
-    await this.dueFires.release(released).catch(() => undefined);
     this.leaseDeadlines.clear();
   }
 
@@ -138,7 +141,7 @@ export class DispatchEngine {
     for (const id of fireIds) this.disarm(id);
   }
 
-  /** One cycle: check the leases of what is armed and in flight, then claim, reserve rate-limit slots and arm. */
+  /** One cycle: drop armed fires withdrawn or taken over, and claim, reserve rate-limit slots and arm. (Renewals are the lease keeper's.) */
   poll(): Promise<void> {
     if (this.polling || this.stopped) return this.polling ?? Promise.resolve();
     let full = false;
@@ -157,7 +160,7 @@ export class DispatchEngine {
 
   /** Returns how many fires it armed. */
   private async cycle(): Promise<number> {
-    // The lease check (renew what is in flight, drop what was withdrawn or taken over) runs beside
+    // The lease check (drop armed fires that were withdrawn or taken over) runs beside
     // the claim, not before it: each is a round trip, and on a busy machine a round trip takes
     // hundreds of milliseconds, so in series they held the claim back until its fires were due.
     const leases = this.dropLostFires().catch((error) => this.logger.warn(`checking leases failed, will retry: ${(error as Error).message}`));
@@ -294,12 +297,13 @@ export class DispatchEngine {
     return true;
   }
 
+  /** Drops an armed fire, or one whose timer has run and that waits in `ready` (it is skipped there): it will not be sent. */
   private disarm(id: string): void {
+    this.leaseDeadlines.delete(id);
     const armed = this.armed.get(id);
     if (!armed) return;
     clearTimeout(armed.timer);
     this.armed.delete(id);
-    this.leaseDeadlines.delete(id);
   }
 
   /** SPEC §4: exactly the stored method, headers and body, plus the Sched-* headers and signatures. */
@@ -334,12 +338,39 @@ export class DispatchEngine {
   /** Sends the next SEND_CHUNK ready fires; replies and lease renewals get their turn before the next chunk. */
   private sendReady(): void {
     this.sending = null;
+    const now = Date.now();
+    const lapsed: ArmedFire[] = [];
     for (const armed of this.ready.splice(0, SEND_CHUNK)) {
-      // The lease keeper found it is no longer ours while it waited: the new holder sends it.
-      if (this.leaseDeadlines.has(armed.fire.id)) this.startSending(armed);
-      else this.inFlight.delete(armed.fire.id);
+      const deadline = this.leaseDeadlines.get(armed.fire.id);
+      // Withdrawn, or found to be another replica's, while it waited: not ours to send.
+      if (deadline === undefined) this.inFlight.delete(armed.fire.id);
+      // Its lease may have run out (a stalled loop, failing renewals): sent only if it is still ours.
+      else if (deadline <= now) lapsed.push(armed);
+      else this.startSending(armed);
+    }
+    if (lapsed.length > 0) {
+      const work = this.sendIfStillHeld(lapsed).finally(() => this.inFlightWork.delete(work));
+      this.inFlightWork.add(work);
     }
     if (this.ready.length > 0) this.sending = setImmediate(() => this.sendReady());
+  }
+
+  private async sendIfStillHeld(fires: readonly ArmedFire[]): Promise<void> {
+    const renewedAt = Date.now();
+    const renewed = await this.dueFires.renew(fires.map((f) => f.fire.id)).catch((error) => {
+      this.logger.warn(`renewing ${fires.length} lapsed leases failed; their fires go to whoever claims them next: ${(error as Error).message}`);
+      return new Set<string>();
+    });
+    for (const armed of fires) {
+      const id = armed.fire.id;
+      if (renewed.has(id) && this.leaseDeadlines.has(id)) {
+        this.leaseDeadlines.set(id, renewedAt + this.options.leaseMs);
+        this.startSending(armed);
+      } else {
+        this.inFlight.delete(id);
+        this.leaseDeadlines.delete(id);
+      }
+    }
   }
 
   private startSending(armed: ArmedFire): void {

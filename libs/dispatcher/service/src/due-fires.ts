@@ -58,7 +58,7 @@ export function originKey(fire: Pick<ClaimedFire, 'project_id' | 'environment' |
 /**
  * The due-fires table as the engine uses it (SPEC §4 leases), every statement in one place.
  * A lease runs until `leaseMs` after the fire is due (or after the claim, for a late fire), so a
- * long look-ahead never eats into it; a holder renews the lease of requests still in flight.
+ * long look-ahead never eats into it; a holder renews the leases it still needs (DispatchEngine's lease keeper).
  */
 export class DueFires {
   constructor(
@@ -173,7 +173,7 @@ export class DueFires {
   async renew(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const { rows } = await this.pool.query<{ id: string }>(
-      `UPDATE dsp_due_fires SET lease_until = now() + make_interval(secs => $3::float8 / 1000)
+      `UPDATE dsp_due_fires SET lease_until = greatest(lease_until, now() + make_interval(secs => $3::float8 / 1000))
         WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'pending' RETURNING id`,
       [ids, this.workerId, this.leaseMs],
     );
