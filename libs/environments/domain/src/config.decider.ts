@@ -182,7 +182,7 @@ export function evolve(state: ConfigState, event: EnvironmentConfigEvent): Confi
     }
     case 'updated': {
       const data = event.data as { id: string; spec: ConfigSpecs[ConfigKind]; version: number; updated_at: string };
-      const current = state.resources[kind][data.id];
+      const current = ownValue(state.resources[kind] as Readonly<Record<string, ConfigResource>>, data.id);
       if (!current) return state;
       return withResource(state, kind, data.id, { ...current, spec: data.spec, version: data.version, updated_at: data.updated_at });
     }
