@@ -11,6 +11,8 @@ import type { HttpSender, OutboundRequest } from './http-sender';
 import { SigningSecrets } from './signing-secrets';
 
 const scope = { projectId: 'prj_engine', environment: 'test' as const };
+/** Short, so the lease tests see leases run out within seconds. */
+const SHORT_LEASE_MS = 1_000;
 
 /** Polls until `probe` holds (no wall-clock assertion: the timeout only ends a hung test). */
 async function eventually(probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
@@ -79,6 +81,16 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
     );
     return deliveryId;
   }
+
+  /** An engine for the lease tests: claims only what is due, polls often, and holds leases of SHORT_LEASE_MS. */
+  const shortLeaseEngine = (sender: HttpSender, clock: Clock = systemClock) =>
+    new DispatchEngine(pool, store, sender, clock, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 0,
+      pollIntervalMs: 50,
+      leaseMs: SHORT_LEASE_MS,
+      batchSize: 10,
+      userAgent: 'SchedStack/test',
+    });
 
   /** Deletes a test's fires, so no later test claims what it left behind. */
   const forget = (...deliveryIds: string[]) => pool.query(`DELETE FROM dsp_due_fires WHERE delivery_id = ANY($1)`, [deliveryIds]);
@@ -162,17 +174,10 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       await reply.opened;
       return { kind: 'response' as const, status: 200, headers: {}, body: 'ok' };
     });
-    const leaseMs = 1_000;
-    const engine = new DispatchEngine(pool, store, sender, systemClock, new SigningSecrets(store, systemClock, null), {
-      lookAheadMs: 0,
-      pollIntervalMs: 50,
-      leaseMs,
-      batchSize: 10,
-      userAgent: 'SchedStack/test',
-    });
+    const engine = shortLeaseEngine(sender);
     const slow = gate();
     const claim = DueFires.prototype.claim;
-    const other = new DueFires(pool, 'replica-b', leaseMs);
+    const other = new DueFires(pool, 'replica-b', SHORT_LEASE_MS);
     const fire = await plan(-100, 'outlasts');
     try {
       engine.start();
@@ -180,7 +185,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       // From now on this engine's claim round trip hangs (a busy database), and with it its poll cycle.
       jest.spyOn(DueFires.prototype, 'claim').mockImplementation(() => slow.opened.then(() => []));
       // Three leases go by with the request still in flight; the other replica keeps trying to claim it.
-      const until = Date.now() + 3 * leaseMs;
+      const until = Date.now() + 3 * SHORT_LEASE_MS;
       while (Date.now() < until) {
         expect((await claim.call(other, 0, 10)).map((f) => f.delivery_id)).not.toContain(fire);
         await new Promise((r) => setTimeout(r, 100));
@@ -202,16 +207,9 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
 
   it('keeps the lease of an armed fire whose timer runs late, so no other replica takes it', async () => {
     const sender = new RecordingSender();
-    const leaseMs = 1_000;
-    const engine = new DispatchEngine(pool, store, sender, aMinuteBehind, new SigningSecrets(store, systemClock, null), {
-      lookAheadMs: 0,
-      pollIntervalMs: 50,
-      leaseMs,
-      batchSize: 10,
-      userAgent: 'SchedStack/test',
-    });
+    const engine = shortLeaseEngine(sender, aMinuteBehind);
     const claim = DueFires.prototype.claim;
-    const other = new DueFires(pool, 'replica-b', leaseMs);
+    const other = new DueFires(pool, 'replica-b', SHORT_LEASE_MS);
     const late = await plan(-100, 'late');
     const slow = gate();
     try {
@@ -219,7 +217,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       await eventually(async () => (await leaseOwner(late)) === engine.workerId);
       // Its claims hang from now on, so it cannot simply claim its own lapsed lease back.
       jest.spyOn(DueFires.prototype, 'claim').mockImplementation(() => slow.opened.then(() => []));
-      const until = Date.now() + 3 * leaseMs;
+      const until = Date.now() + 3 * SHORT_LEASE_MS;
       while (Date.now() < until) {
         expect((await claim.call(other, 0, 10)).map((f) => f.delivery_id)).not.toContain(late);
         await new Promise((r) => setTimeout(r, 100));
@@ -236,14 +234,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
 
   it('drops an armed fire whose lease the keeper finds gone: it is not handed back at stop as if it were still ours', async () => {
     const sender = new RecordingSender();
-    const leaseMs = 1_000;
-    const engine = new DispatchEngine(pool, store, sender, aMinuteBehind, new SigningSecrets(store, systemClock, null), {
-      lookAheadMs: 0,
-      pollIntervalMs: 50,
-      leaseMs,
-      batchSize: 10,
-      userAgent: 'SchedStack/test',
-    });
+    const engine = shortLeaseEngine(sender, aMinuteBehind);
     const lost = await plan(-100, 'lost');
     try {
       engine.start();
@@ -261,16 +252,9 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
 
   it('does not send a fire whose lease ran out before its (late) timer, unless a renewal proves it is still ours', async () => {
     const sender = new RecordingSender();
-    const leaseMs = 1_000;
     // Timers 1.5 s late: the fire's timer runs after its lease (claimed 100 ms overdue) has run out.
     const behind: Clock = { now: () => new Date(Date.now() - 1_500) };
-    const engine = new DispatchEngine(pool, store, sender, behind, new SigningSecrets(store, systemClock, null), {
-      lookAheadMs: 0,
-      pollIntervalMs: 50,
-      leaseMs,
-      batchSize: 10,
-      userAgent: 'SchedStack/test',
-    });
+    const engine = shortLeaseEngine(sender, behind);
     const lapsed = await plan(-100, 'lapsed');
     const slow = gate();
     try {
@@ -281,7 +265,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       const renew = jest.spyOn(DueFires.prototype, 'renew').mockRejectedValue(new Error('connection terminated'));
       // Renewals fail from the first one on; by two leases later the late timer has long run.
       await eventually(() => renew.mock.calls.length > 0);
-      await new Promise((r) => setTimeout(r, 2 * leaseMs));
+      await new Promise((r) => setTimeout(r, 2 * SHORT_LEASE_MS));
       expect(sender.deliveries()).not.toContain(lapsed);
     } finally {
       slow.open();
