@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Environment } from '@schedstack/contracts';
+import { Client } from 'pg';
 import { type ApiStack, startApiStack } from '../support/api-stack';
 
 /** SPEC §3 idempotency, Stripe semantics, through the gateway. */
@@ -83,6 +84,74 @@ describe('idempotent requests', () => {
     expect([live.body.mode, test.body.mode]).toEqual(['live', 'test']);
     expect(await schedulesTo(url, 'live')).toHaveLength(1);
     expect(await schedulesTo(url, 'test')).toHaveLength(1);
+  });
+
+  /**
+   * The state a 5xx leaves behind: the gateway releases the key (the outcome is unknown), while the
+   * create may have committed — the connection failed around the commit, say (docs/reliability.md).
+   */
+  const releaseKey = async (key: string) => {
+    const db = new Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    try {
+      const { rowCount } = await db.query('DELETE FROM gw_idempotency WHERE key = $1', [key]);
+      expect(rowCount).toBe(1);
+    } finally {
+      await db.end();
+    }
+  };
+
+  it('answers a retry after an unknown outcome with the schedule the first attempt committed, not a second one', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    const first = await post('/v1/schedules', { endpoint: url, cron: '0 9 * * *', timezone: 'Europe/Berlin' }, key);
+    expect(first.status).toBe(201);
+    await releaseKey(key);
+    const retried = await post('/v1/schedules', { endpoint: url, cron: '0 9 * * *', timezone: 'Europe/Berlin' }, key);
+    expect(retried.status).toBe(201);
+    expect(JSON.stringify(retried.body)).toBe(JSON.stringify(first.body));
+    expect(await schedulesTo(url)).toHaveLength(1);
+    // Its answer is stored again: a further retry is a plain replay.
+    const replayed = await post('/v1/schedules', { endpoint: url, cron: '0 9 * * *', timezone: 'Europe/Berlin' }, key);
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(replayed.body.id).toBe(first.body.id);
+  });
+
+  it('still creates a new schedule for a different request under a released key, and for the same request without a key', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    const first = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key);
+    await releaseKey(key);
+    const other = await post('/v1/schedules', { endpoint: url, delay: '2h' }, key);
+    expect([first.status, other.status]).toEqual([201, 201]);
+    expect(other.body.id).not.toBe(first.body.id);
+    const unkeyed = await Promise.all([post('/v1/schedules', { endpoint: url, delay: '1h' }), post('/v1/schedules', { endpoint: url, delay: '1h' })]);
+    expect(unkeyed.map((r) => r.status)).toEqual([201, 201]);
+    expect(new Set([first.body.id, ...unkeyed.map((r) => r.body.id)]).size).toBe(3);
+    expect(await schedulesTo(url)).toHaveLength(4);
+  });
+
+  it('answers the retry with its schedule even when the first attempt used up the active-schedules quota', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    const first = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key, 'live');
+    expect(first.status).toBe(201);
+    const active = await stack.api('/v1/schedules?limit=100', { key: stack.keys.live });
+    const quota = (active.body.data as { state: string }[]).filter((s) => s.state === 'active' || s.state === 'paused').length;
+    const limit = (active_schedules: number | null) => stack.api('/v1/limits', { key: stack.keys.live, method: 'PATCH', body: { active_schedules } });
+    expect((await limit(quota)).status).toBe(200);
+    try {
+      const fresh = await post('/v1/schedules', { endpoint: url, delay: '1h' }, undefined, 'live');
+      expect(fresh.status).toBe(429);
+      expect(fresh.body.error.code).toBe('quota_exceeded');
+      await releaseKey(key);
+      const retried = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key, 'live');
+      expect(retried.status).toBe(201);
+      expect(retried.body.id).toBe(first.body.id);
+    } finally {
+      await limit(null);
+    }
+    expect(await schedulesTo(url, 'live')).toHaveLength(1);
   });
 
   it('does not keep a request that failed validation, so the corrected retry with the same key runs', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Environment } from '@schedstack/contracts';
 import { loadConfig } from '@schedstack/platform';
 import { type LocalApp, startLocalApp } from '@schedstack/runtime';
@@ -37,11 +38,13 @@ function storeRestartScenario(target: () => Target): () => Promise<void> {
   const url = () => target().stack.url;
   const pg = { stop: () => target().pg.stop(), start: () => target().pg.start() };
   const timed = (path: string, init: RequestInit = {}) => timedRequest(`${url()}${path}`, init);
+  // Each create carries an idempotency key, as a careful client's does: a 503 is retried with it.
+  const run = randomUUID();
   const create = async (n: number): Promise<Outcome> => ({
     n,
     ...(await timed('/v1/schedules', {
       method: 'POST',
-      headers: { authorization: `Bearer ${target().stack.keys.test}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${target().stack.keys.test}`, 'content-type': 'application/json', 'idempotency-key': `${run}-${n}` },
       body: JSON.stringify({ endpoint: `${target().receiver.url}/store`, body: JSON.stringify({ n }), delay: '3s' }),
     })),
   });
@@ -105,12 +108,35 @@ function storeRestartScenario(target: () => Target): () => Promise<void> {
     }, 60_000, 250);
     accepted.push(recovered);
 
+    // The client retries each 503 with its key until it gets a 201 (a key whose request was cut off
+    // mid-flight stays claimed for a minute: 409 idempotency_request_in_progress until then). A
+    // create that had committed before its 503 is found, not made twice.
+    const retriesFrom = Date.now();
+    const retried = await Promise.all(
+      unavailable.map((o) =>
+        eventually(async () => {
+          const again = await create(o.n);
+          return again.status === 201 ? again : undefined;
+        }, 150_000, 1_000),
+      ),
+    );
+    accepted.push(...retried);
+
     // Nothing accepted is lost: every schedule that got a 201, before or after the outage, fires.
     const acceptedIds = new Set(accepted.map((o) => o.body.id as string));
     const received = () => target().receiver.requests.filter((r) => r.path === '/store');
     const deliveredIds = () => new Set(received().map((r) => r.headers['sched-schedule-id'] as string));
     await eventually(async () => [...acceptedIds].every((id) => deliveredIds().has(id)), 90_000, 250);
     const allDeliveredAt = Date.now();
+    // Every request made exactly one schedule, whether it was answered 201 at once or after its 503 was retried.
+    expect(acceptedIds.size).toBe(outcomes.length + 1);
+    const schedulesPerRequest = new Map<string, Set<string>>();
+    for (const r of received()) {
+      const ids = schedulesPerRequest.get(r.body) ?? new Set<string>();
+      schedulesPerRequest.set(r.body, ids.add(r.headers['sched-schedule-id'] as string));
+    }
+    expect([...schedulesPerRequest].filter(([, ids]) => ids.size > 1)).toEqual([]);
+    expect([...deliveredIds()].filter((id) => !acceptedIds.has(id))).toEqual([]);
     // What the API shows for them agrees (read models caught up after the outage).
     for (const o of [accepted[0], accepted[accepted.length - 1]]) {
       const res = await target().stack.api(`/v1/schedules/${o.body.id}`, { key: target().stack.keys.test });
@@ -124,8 +150,11 @@ function storeRestartScenario(target: () => Target): () => Promise<void> {
       requests: outcomes.length + 1,
       rate_per_s: RATE,
       fault: `PostgreSQL stopped (fast shutdown) at +${stoppedAt - started} ms, started again at +${restartedAt - started} ms (down ${restartedAt - stoppedAt} ms); no process restarted`,
-      created_201: accepted.length,
+      created_201: accepted.length - retried.length,
       unavailable_503: unavailable.length,
+      retried_503_to_201: retried.length,
+      // Creates that had committed before their 503: their retry found them (created before any retry was sent).
+      retried_503_found_committed: retried.filter((o) => Date.parse(o.body.created_at as string) < retriesFrom).length,
       other_statuses: 0,
       slowest_answer_ms: Math.max(...outcomes.map((o) => o.ms)),
       probes_during_outage: during.length,

@@ -13,6 +13,8 @@ import { liftRateLimits, type TestStack, withApi } from './local-stack';
 export interface ApiStack extends TestStack {
   /** The running Nest application (its HTTP router lists the routes the gateway registers). */
   readonly app: INestApplication;
+  /** The stack's own database, for what no API shows (the gateway's idempotency records). */
+  readonly databaseUrl: string;
   /** Mints keys of a second project in the same database, for cross-project isolation. */
   otherProject(): Promise<{ projectId: string; keys: Record<Environment, string> }>;
   /** Stops the app (not the database) for `downMs`, then starts a fresh one on the same data: downtime. */
@@ -37,6 +39,7 @@ export async function startApiStack(label: string): Promise<ApiStack> {
     get app() {
       return local.app;
     },
+    databaseUrl: db.url,
     api: (path, init) => api().api(path, init),
     async otherProject() {
       const projectId = newId('prj');

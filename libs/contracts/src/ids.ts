@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Every id prefix the platform hands out; one table so a prefix never means two things. */
 export const ID_PREFIXES = {
@@ -37,6 +37,19 @@ export function randomToken(length: number): string {
 /** `newId('sch')` → `sch_3kTq…`: a prefix that names the kind and 22 base62 characters (~131 bits). */
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomToken(22)}`;
+}
+
+/**
+ * An id of the same shape as `newId`, derived from `parts` (SHA-256): the same parts always give
+ * the same id. For objects whose id must be found again from what the client sent (a retried
+ * create's idempotency key), never for ids that must be unguessable.
+ */
+export function derivedId(prefix: IdPrefix, ...parts: readonly string[]): string {
+  const digest = createHash('sha256').update(parts.join('\0')).digest();
+  let out = '';
+  // 22 base62 characters from 22 bytes: each byte mod 62 (a slight bias does not matter for an id).
+  for (let i = 0; i < 22; i++) out += ALPHABET[digest[i] % 62];
+  return `${prefix}_${out}`;
 }
 
 export function hasPrefix(id: unknown, prefix: IdPrefix): id is string {

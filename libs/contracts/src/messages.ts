@@ -49,6 +49,12 @@ export interface CreateScheduleCommand extends Scoped {
    * its own; when absent the service asks `environments.limits.get`.
    */
   readonly limits?: LimitsView;
+  /**
+   * Sent when the client gave an `Idempotency-Key`: a digest of the key and the request. The
+   * schedule's id is derived from it, so a retry of a create whose outcome was unknown (a 503
+   * after the commit) finds the schedule its first attempt made instead of making a second.
+   */
+  readonly idempotency_token?: string;
 }
 export interface GetByIdQuery extends Scoped {
   readonly id: string;

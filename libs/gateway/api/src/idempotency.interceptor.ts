@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   applyDecorators,
   type CallHandler,
+  createParamDecorator,
   type ExecutionContext,
   HttpStatus,
   Injectable,
@@ -20,7 +21,7 @@ const MAX_KEY_LENGTH = 255;
 const WAIT_FOR_FIRST_REQUEST_MS = 30_000;
 const POLL_MS = 50;
 
-type ScopedRequest = Request & { scope?: Scope };
+type ScopedRequest = Request & { scope?: Scope; idempotencyToken?: string };
 
 /** JSON with object keys sorted at every level: the same document always gives the same text. */
 export function canonicalJson(value: unknown): string {
@@ -87,7 +88,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const key = idempotencyKeyOf(req);
     const scope = req.scope;
     if (key === null || !scope) return next.handle();
-    const outcome = await this.claim(scope, key, requestFingerprint(req));
+    const fingerprint = requestFingerprint(req);
+    const outcome = await this.claim(scope, key, fingerprint);
     if (outcome.kind === 'mismatch') {
       throw new ApiError({
         status: 409,
@@ -102,6 +104,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       // Only success statuses of this route are stored as bodies, so Nest sets the same status again.
       return of(outcome.response.body);
     }
+    req.idempotencyToken = createHash('sha256').update(`${key}\n${fingerprint}`).digest('hex');
     const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? (req.method === 'POST' ? HttpStatus.CREATED : HttpStatus.OK);
     return next.handle().pipe(
       mergeMap(async (body: unknown) => {
@@ -133,6 +136,15 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
   }
 }
+
+/**
+ * The handler parameter carrying a digest of the request's idempotency key and fingerprint, or
+ * undefined without a key: what a create derives its object's id from, so a retry after an
+ * unknown outcome (the key is released on a 5xx) finds the first attempt's object (docs/decisions.md).
+ */
+export const IdempotencyToken = createParamDecorator(
+  (_: unknown, context: ExecutionContext): string | undefined => context.switchToHttp().getRequest<ScopedRequest>().idempotencyToken,
+);
 
 /** Marks a POST route idempotent (behaviour and the header's documentation; list IDEMPOTENCY_ERRORS with the route's errors). */
 export function Idempotent(): MethodDecorator {

@@ -3,6 +3,7 @@ import type { ClientProxy } from '@nestjs/microservices';
 import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import {
   ApiError,
+  type CreateScheduleCommand,
   type CreateScheduleInput,
   type ListResult,
   PATTERNS,
@@ -13,7 +14,7 @@ import {
 import { BUS_CLIENT } from '@schedstack/messaging';
 import { request } from '@schedstack/platform';
 import { ApiKeyGuard, CurrentScope } from './api-key.guard';
-import { Idempotent } from './idempotency.interceptor';
+import { Idempotent, IdempotencyToken } from './idempotency.interceptor';
 import { LimitsCache } from './limits.cache';
 import { ApiErrors, BODY_ERRORS, conflict, IDEMPOTENCY_ERRORS, invalid, notFound, UNAVAILABLE } from './openapi.errors';
 import { EXAMPLE_SCHEDULE, ScheduleListModel, ScheduleModel, UpcomingFireListModel } from './openapi.models';
@@ -69,7 +70,7 @@ export class SchedulesHttpController {
     ...IDEMPOTENCY_ERRORS,
     UNAVAILABLE,
   )
-  async create(@CurrentScope() scope: Scope, @Body() dto: CreateScheduleDto): Promise<ScheduleView> {
+  async create(@CurrentScope() scope: Scope, @Body() dto: CreateScheduleDto, @IdempotencyToken() idempotencyToken?: string): Promise<ScheduleView> {
     const input: CreateScheduleInput = {
       endpoint: dto.endpoint,
       method: given(dto.method) ?? 'POST',
@@ -87,7 +88,8 @@ export class SchedulesHttpController {
       metadata: given(dto.metadata),
     };
     // SPEC §5 quotas: the limits the rate limiter has just applied to this request travel along.
-    return request(this.bus, PATTERNS.schedules.create, { scope, input, limits: await this.limits.get(scope) });
+    const command: CreateScheduleCommand = { scope, input, limits: await this.limits.get(scope), idempotency_token: idempotencyToken };
+    return request(this.bus, PATTERNS.schedules.create, command);
   }
 
   @Get()

@@ -19,6 +19,7 @@ import {
   type UpcomingFiresQuery,
   DomainError,
   type DeliveryPolicy,
+  derivedId,
 } from '@schedstack/contracts';
 import type { ClientProxy } from '@nestjs/microservices';
 import { EVENT_STORE, type EventStore, type Position } from '@schedstack/event-store';
@@ -26,6 +27,7 @@ import { BUS_CLIENT, EVENT_FEED, type EventFeed } from '@schedstack/messaging';
 import { CLOCK, type Clock, currentTraceCarrier, TRACE_CONTEXT_FIELD, foldEvents, handleCommand, orderKeys, PG_POOL, ReadModels, request, ScopedReadModel } from '@schedstack/platform';
 import {
   type ScheduleCommand,
+  type ScheduleEvent,
   scheduleDecider,
   settingsFromInput,
   triggerFromInput,
@@ -80,12 +82,39 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
     await this.readModels.stop();
   }
 
-  async create({ scope, input, limits }: CreateScheduleCommand): Promise<ScheduleView> {
+  async create(command: CreateScheduleCommand): Promise<ScheduleView> {
+    const { scope, idempotency_token: token } = command;
+    // With an idempotency key, the id is derived from it (and the request): a retry whose first
+    // attempt committed but was answered 503 finds that schedule instead of creating another.
+    const scheduleId = token ? derivedId('sch', scope.projectId, scope.environment, token) : newId('sch');
+    try {
+      return await this.createAs(scheduleId, command);
+    } catch (error) {
+      // Refused or failed: when the schedule exists after all, this is that retry. The original error otherwise.
+      const first = token ? await this.creationOf(scope, scheduleId).catch(() => null) : null;
+      if (first) return first;
+      throw error;
+    }
+  }
+
+  /** The answer the create of an existing schedule gave (built from its creation events), or null when there is none. */
+  private async creationOf(scope: Scope, scheduleId: string): Promise<ScheduleView | null> {
+    const recorded = await this.store.readStream(streamName(scope, 'schedule', scheduleId));
+    if (recorded[0]?.type !== 'schedule.created') return null;
+    // A create appends schedule.created and its first schedule.fire_planned together.
+    const creation = recorded.slice(0, 2);
+    await this.readModels
+      .runner(schedulesProjection.name)
+      .waitFor(creation[creation.length - 1].position)
+      .catch(() => undefined);
+    return this.schedules.asRead(createdScheduleView(scope.environment, creation.map((e) => ({ type: e.type, data: e.data }) as ScheduleEvent)));
+  }
+
+  private async createAs(scheduleId: string, { scope, input, limits }: CreateScheduleCommand): Promise<ScheduleView> {
     const now = this.clock.now();
     const trigger = triggerFromInput(input, now);
     const settings = settingsFromInput(input, trigger, now);
     const policy = await this.checkAgainstEnvironment(scope, input, limits);
-    const scheduleId = newId('sch');
     const outcome = await handleCommand(
       this.store,
       streamName(scope, 'schedule', scheduleId),
@@ -105,7 +134,7 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
       },
       () => now,
       // SPEC §7: the trace continues into the dispatcher through the events' metadata. The id is
-      // fresh, so there is no stream to read first.
+      // fresh (or derived from an idempotency key, rarely used twice), so there is no stream to read first.
       { metadata: traceMetadata(), newStream: true },
     );
     // Read-your-writes (docs/decisions.md): answered once the projection has the schedule, with the
