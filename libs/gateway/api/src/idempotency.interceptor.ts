@@ -153,7 +153,9 @@ export function Idempotent(): MethodDecorator {
     ApiHeader({
       name: 'Idempotency-Key',
       required: false,
-      description: 'Makes the request safe to retry: the same key and request replay the first response for 24 hours (or send `idempotency_key` in the body).',
+      description:
+        'Makes the request safe to retry: the same key and request replay the first response for 24 hours (or send `idempotency_key` in the body). ' +
+        'A create retried after a 503 answers with the schedule its first attempt made, if it made one.',
       schema: { type: 'string', maxLength: MAX_KEY_LENGTH },
     }),
   );
