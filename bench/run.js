@@ -112,6 +112,31 @@ async function lagBuckets(urls) {
   return total;
 }
 
+/** The machine counts as at rest below this share of all its cores, held for SETTLE_QUIET_MS. */
+const SETTLE_BUSY = 0.15;
+const SETTLE_QUIET_MS = 2_000;
+const SETTLE_MAX_MS = 180_000;
+
+/**
+ * Waits until the machine is at rest — the previous workload's completions, projections and relays
+ * done — so each workload measures itself and not its predecessor's backlog. Returns how long that
+ * took (reported with the row), or null when the machine never came to rest within SETTLE_MAX_MS.
+ */
+async function settle() {
+  const started = Date.now();
+  let before = stats.machineTicks();
+  let quietSince = null;
+  while (Date.now() - started < SETTLE_MAX_MS) {
+    await sleep(250);
+    const after = stats.machineTicks();
+    const busy = (after.busy - before.busy) / Math.max(1, after.total - before.total);
+    before = after;
+    quietSince = busy < SETTLE_BUSY ? quietSince ?? Date.now() : null;
+    if (quietSince !== null && Date.now() - quietSince >= SETTLE_QUIET_MS) return Date.now() - started;
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------- the API
 
 async function raiseLiveRateLimit(stack) {
@@ -292,30 +317,34 @@ async function benchProfile(profile, receiver) {
   try {
     const limit = await raiseLiveRateLimit(stack);
     say(`${profile}: ready at ${stack.url}; live rate limit raised to ${limit} requests/s through PATCH /v1/limits (owner session)`);
+    // A freshly started process sends its first fires 20–30 ms late (code not yet compiled): a
+    // workload run alone would measure that as its tail. 200 fires over one second, not reported.
+    const warmup = await fireWorkload(stack, receiver, 'warmup', Array.from({ length: 200 }, (_, i) => i * 5), 100);
+    say(`${profile}: warmed up (200 fires, not reported: lag p50 ${warmup.lag_ms.p50} / max ${warmup.lag_ms.max} ms)`);
     let createRate = 500;
     if (ONLY.has('api')) {
       for (const idempotent of [false, true]) {
+        const settledAfter = await settle();
         say(`${profile}: API create${idempotent ? ' with Idempotency-Key' : ''}, ${API_SECONDS} s…`);
         const cpuBefore = cpuSnapshot(stack.cpuSources, [{ name: 'bench (load)', pid: process.pid }]);
         const row = await apiWorkload(stack, idempotent);
         const cpuAfter = cpuSnapshot(stack.cpuSources, [{ name: 'bench (load)', pid: process.pid }]);
         row.cpu_percent = cpuBetween(cpuBefore, cpuAfter);
         row.cpu_ms_per_create = cpuPerOperation(cpuBefore, cpuAfter, row.created);
-        rows.push({ profile, ...row });
+        rows.push({ profile, ...row, settled_after_ms: settledAfter });
         if (!idempotent) createRate = Math.max(100, row.requests_per_s);
         say(`${profile}: ${row.requests_per_s} creates/s, p50 ${row.latency_ms.p50} ms, p99 ${row.latency_ms.p99} ms`);
-        await sleep(2_000);
       }
     }
     for (const key of ['w1', 'w2', 'w3']) {
       if (!ONLY.has(key)) continue;
       const { title, offsets } = WORKLOADS[key];
-      say(`${profile}: ${title}…`);
+      const settledAfter = await settle();
+      say(`${profile}: ${title} (machine at rest after ${settledAfter === null ? `${SETTLE_MAX_MS / 1000} s: it never was` : `${settledAfter} ms`})…`);
       const row = await fireWorkload(stack, receiver, title.split(' ')[0].toLowerCase(), offsets(), createRate);
-      rows.push({ profile, ...row, workload: title });
+      rows.push({ profile, ...row, workload: title, settled_after_ms: settledAfter });
       if (!row.created_before_first_due) say(`${profile}: ${title}: creating the schedules took ${row.created_in_ms} ms and overran the first due time — the lags include that wait`);
       say(`${profile}: ${title}: lag p50 ${row.lag_ms.p50} / p99 ${row.lag_ms.p99} / max ${row.lag_ms.max} ms, ${row.fires_per_s} fires/s, missing ${row.missing}, duplicated ${row.duplicated}`);
-      await sleep(3_000);
     }
   } finally {
     await stack.stop();
