@@ -2,6 +2,7 @@ import { type DeliveryView, type Environment, type EventDataMap, parseStreamName
 import type { RecordedEvent } from '@schedstack/event-store';
 import { type Migration, type ProjectionDefinition, TRACE_CONTEXT_FIELD } from '@schedstack/platform';
 import type { PoolClient } from 'pg';
+import { lockedPending, pendingByKey } from './due-fires';
 
 export const DISPATCHER_MIGRATIONS: readonly Migration[] = [
   {
@@ -215,7 +216,7 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
             [projectId, environment, data.delivery_id, data.attempt.n, data.attempt.fire_kind, data.attempt.fired_at, lagMs],
           );
           // The engine marks it done too (batched); this makes it certain even if that write was lost.
-          await client.query(`UPDATE dsp_due_fires SET state = 'done' WHERE delivery_id = $1 AND attempt = $2 AND state = 'pending'`, [
+          await client.query(`UPDATE dsp_due_fires SET state = 'done' WHERE delivery_id = $1 AND attempt = $2 AND ${pendingByKey()}`, [
             data.delivery_id,
             data.attempt.n,
           ]);
@@ -378,7 +379,8 @@ async function recordAttempts(client: PoolClient, events: readonly RecordedEvent
   );
   // The engine marks them done too (batched); this makes it certain even if that write was lost.
   await client.query(
-    `UPDATE dsp_due_fires f SET state = 'done' FROM ${recordset} WHERE f.delivery_id = x.delivery_id AND f.attempt = x.n AND f.state = 'pending'`,
+    `UPDATE dsp_due_fires SET state = 'done'
+      WHERE id = ANY(${lockedPending(`dsp_due_fires f JOIN ${recordset} ON f.delivery_id = x.delivery_id AND f.attempt = x.n`, 'true')})`,
     payload,
   );
   const retrying = new Set(states.filter((r) => r.state === 'retrying').map((r) => r.id));

@@ -137,6 +137,48 @@ describe('PostgresEventStore', () => {
     });
   });
 
+  describe('reading several streams (issue #9)', () => {
+    it('reads them by index even when the statistics make the planner prefer scanning the whole table', async () => {
+      const fresh = await createTestDatabase('es_read');
+      const store = new PostgresEventStore({ connectionString: fresh.url });
+      const client = new Client({ connectionString: fresh.url });
+      try {
+        await store.init();
+        const streams = Array.from({ length: 400 }, () => uniqueStreamName('read'));
+        const appended = await store.appendToStreams(streams.map((streamName) => ({ streamName, events: [newEvent('A', {}), newEvent('B', {})], expected: 'no_stream' })));
+        expect(appended.filter((a) => a instanceof Error)).toEqual([]);
+        // Statistics that say each stream is half the table: the state of a fresh database (no
+        // statistics yet) or of one that grew faster than autovacuum analyses it, made certain.
+        await store.pool.query('ALTER TABLE es_events ALTER COLUMN stream_name SET (n_distinct = 2)');
+        await store.pool.query('ANALYZE es_events');
+        await client.connect();
+        const plans: string[] = [];
+        client.on('notice', (notice) => plans.push(notice.message ?? ''));
+        await client.query(`LOAD 'auto_explain'`);
+        await client.query('SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET client_min_messages = log');
+        const names = streams.slice(100, 150);
+        // The plain query scans the table...
+        await client.query('SELECT * FROM es_events WHERE stream_name = ANY($1::text[]) ORDER BY stream_name, revision', [names]);
+        expect(plans.join('\n')).toMatch(/Seq Scan on es_events/);
+        plans.length = 0;
+        // ...the store's read goes by the index.
+        await client.query('SELECT * FROM es_read_streams($1::text[])', [names]);
+        expect(plans.join('\n')).toMatch(/Index Scan using es_events_stream_revision|Bitmap Index Scan on es_events_stream_revision/);
+        expect(plans.join('\n')).not.toMatch(/Seq Scan on es_events/);
+        const read = await store.readStreams([names[1], names[0], 'read-missing']);
+        expect(read.map((events) => events.map((e) => `${e.streamName}:${e.revision}:${e.type}`))).toEqual([
+          [`${names[1]}:0:A`, `${names[1]}:1:B`],
+          [`${names[0]}:0:A`, `${names[0]}:1:B`],
+          [],
+        ]);
+      } finally {
+        await client.end().catch(() => undefined);
+        await store.close();
+        await fresh.drop();
+      }
+    });
+  });
+
   describe('duplicate event ids', () => {
     it('names the ids that already exist when only some do, whatever the expected revision', async () => {
       const store = await open();

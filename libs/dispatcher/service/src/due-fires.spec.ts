@@ -1,0 +1,109 @@
+import { migrate } from '@schedstack/platform';
+import { createTestDatabase, type TestDatabase } from '@schedstack/testing';
+import { Pool } from 'pg';
+import { DISPATCHER_MIGRATIONS } from './dispatcher.projection';
+import { DueFires, lockedPending } from './due-fires';
+
+/**
+ * Issue #9: statements that find due fires by key must go by the key, however stale the planner's
+ * statistics are. The plans are read with auto_explain, sent to this client as notices.
+ */
+describe('DueFires — statements by key in a burst the statistics have not seen', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  /** Its connections report the plan of every statement. */
+  let observed: Pool;
+  const plans: string[] = [];
+
+  const insertFires = (from: number, count: number, state: string) =>
+    pool.query(
+      `INSERT INTO dsp_due_fires (delivery_id, attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, state)
+       SELECT 'dlv_' || g, 1, 'prj_plans', 'live', 'sch_' || g, now() + interval '1 minute', now() + interval '1 minute', 'first', '{}'::jsonb, $3
+         FROM generate_series($1::int, $1::int + $2::int - 1) g`,
+      [from, count, state],
+    );
+
+  beforeAll(async () => {
+    db = await createTestDatabase('dsp_plans');
+    pool = new Pool({ connectionString: db.url, max: 2 });
+    await migrate(pool, 'dispatcher', DISPATCHER_MIGRATIONS);
+    // What the statistics last saw: a quiet moment, almost nothing pending...
+    await insertFires(0, 5_000, 'done');
+    await insertFires(5_000, 5, 'pending');
+    await pool.query('ANALYZE dsp_due_fires');
+    // ...and what is there now: a burst of 10,000 pending fires.
+    await insertFires(10_000, 10_000, 'pending');
+    observed = new Pool({ connectionString: db.url, max: 1 });
+    observed.on('connect', (client) => {
+      client.on('notice', (notice) => plans.push(notice.message ?? ''));
+      void client.query(`LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET client_min_messages = log`);
+    });
+  });
+
+  afterAll(async () => {
+    await observed.end();
+    await pool.end();
+    await db.drop();
+  });
+
+  const idsOf = async (fromDelivery: number, count: number): Promise<string[]> =>
+    (
+      await pool.query<{ id: string }>(`SELECT id::text FROM dsp_due_fires WHERE delivery_id = ANY($1::text[])`, [
+        Array.from({ length: count }, (_, i) => `dlv_${fromDelivery + i}`),
+      ])
+    ).rows.map((r) => r.id);
+
+  const planOf = async (run: () => Promise<unknown>): Promise<string> => {
+    plans.length = 0;
+    await run();
+    return plans.join('\n');
+  };
+
+  it('left to itself, the planner reads the pending index for them (the case the statements avoid)', async () => {
+    const ids = await idsOf(12_000, 100);
+    const plan = await planOf(() => observed.query(`SELECT id FROM dsp_due_fires WHERE id = ANY($1::bigint[]) AND state = 'pending'`, [ids]));
+    expect(plan).toContain('dsp_due_fires_pending');
+  });
+
+  it('marks done, renews and checks leases by id without reading the pending index', async () => {
+    const fires = new DueFires(observed, 'worker-plans', 30_000);
+    const ids = await idsOf(13_000, 100);
+    await pool.query(`UPDATE dsp_due_fires SET lease_owner = 'worker-plans' WHERE id = ANY($1::bigint[])`, [ids]);
+
+    const held = await fires.stillHeld(ids);
+    expect(held.size).toBe(100);
+    const renewed = new Set<string>();
+    const renewPlan = await planOf(async () => (await fires.renew(ids)).forEach((id) => renewed.add(id)));
+    expect(renewed.size).toBe(100);
+    const stillHeldPlan = await planOf(() => fires.stillHeld(ids));
+    const markDonePlan = await planOf(() => fires.markDone(ids));
+    // (Locking in id order, LockRows over the key's index scan: see lockedPending.)
+    for (const plan of [renewPlan, stillHeldPlan, markDonePlan]) {
+      expect(plan).toContain('dsp_due_fires_pkey');
+      expect(plan).not.toContain('dsp_due_fires_pending');
+    }
+    // Still the same test: the fires are done now, so none is pending, held or renewable.
+    expect((await fires.stillHeld(ids)).size).toBe(0);
+    expect((await fires.renew(ids)).size).toBe(0);
+    const { rows } = await pool.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM dsp_due_fires WHERE id = ANY($1::bigint[]) GROUP BY state`, [ids]);
+    expect(rows).toEqual([{ state: 'done', n: 100 }]);
+  });
+
+  it('finds fires by delivery and attempt (the projection safety net) without reading the pending index', async () => {
+    const deliveries = Array.from({ length: 100 }, (_, i) => `dlv_${14_000 + i}`);
+    const plan = await planOf(() =>
+      observed.query(
+        `UPDATE dsp_due_fires SET state = 'done'
+          WHERE id = ANY(${lockedPending('dsp_due_fires f JOIN unnest($1::text[], $2::int[]) AS x(delivery_id, n) ON f.delivery_id = x.delivery_id AND f.attempt = x.n', 'true')})`,
+        [deliveries, Array(100).fill(1)],
+      ),
+    );
+    // By the unique key, or (a table this small) one pass over it: either way not the 10,000 pending entries.
+    expect(plan).not.toContain('dsp_due_fires_pending');
+    const { rows } = await pool.query<{ state: string; n: number }>(
+      `SELECT state, count(*)::int AS n FROM dsp_due_fires WHERE delivery_id = ANY($1::text[]) GROUP BY state`,
+      [deliveries],
+    );
+    expect(rows).toEqual([{ state: 'done', n: 100 }]);
+  });
+});
