@@ -86,19 +86,23 @@ describe('idempotent requests', () => {
     expect(await schedulesTo(url, 'test')).toHaveLength(1);
   });
 
-  /**
-   * The state a 5xx leaves behind: the gateway releases the key (the outcome is unknown), while the
-   * create may have committed — the connection failed around the commit, say (docs/reliability.md).
-   */
-  const releaseKey = async (key: string) => {
+  /** Runs one statement on the stack's database (for what no API shows: the gateway's idempotency records). */
+  const onDatabase = async (sql: string, params: unknown[]) => {
     const db = new Client({ connectionString: stack.databaseUrl });
     await db.connect();
     try {
-      const { rowCount } = await db.query('DELETE FROM gw_idempotency WHERE key = $1', [key]);
-      expect(rowCount).toBe(1);
+      return await db.query(sql, params);
     } finally {
       await db.end();
     }
+  };
+  /**
+   * The state a 5xx leaves behind (IdempotencyStore.release): the key given back with nothing
+   * stored, while the create may have committed — the connection failed around the commit, say.
+   */
+  const releaseKey = async (key: string) => {
+    const { rowCount } = await onDatabase('UPDATE gw_idempotency SET status = NULL, response = NULL, released = true WHERE key = $1', [key]);
+    expect(rowCount).toBe(1);
   };
 
   it('answers a retry after an unknown outcome with the schedule the first attempt committed, not a second one', async () => {
@@ -129,6 +133,19 @@ describe('idempotent requests', () => {
     expect(unkeyed.map((r) => r.status)).toEqual([201, 201]);
     expect(new Set([first.body.id, ...unkeyed.map((r) => r.body.id)]).size).toBe(3);
     expect(await schedulesTo(url)).toHaveLength(4);
+  });
+
+  it('creates a new schedule once the key has expired (24 h), like any new request', async () => {
+    const url = endpoint();
+    const key = randomUUID();
+    const first = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key);
+    expect(first.status).toBe(201);
+    await onDatabase(`UPDATE gw_idempotency SET created_at = now() - interval '24 hours 1 minute' WHERE key = $1`, [key]);
+    const later = await post('/v1/schedules', { endpoint: url, delay: '1h' }, key);
+    expect(later.status).toBe(201);
+    expect(later.headers.get('idempotent-replayed')).toBeNull();
+    expect(later.body.id).not.toBe(first.body.id);
+    expect(await schedulesTo(url)).toHaveLength(2);
   });
 
   it('answers the retry with its schedule even when the first attempt used up the active-schedules quota', async () => {

@@ -34,16 +34,16 @@ describe('IdempotencyStore', () => {
   });
 
   it('replays a completed request, and tells a different request apart', async () => {
-    expect(await store.claim(test, 'done', 'fp')).toEqual({ kind: 'claimed' });
+    expect(await store.claim(test, 'done', 'fp')).toMatchObject({ kind: 'claimed' });
     await store.complete(test, 'done', { status: 201, body: { id: 'sch_1', object: 'schedule' } });
     expect(await store.claim(test, 'done', 'fp')).toEqual({ kind: 'replay', response: { status: 201, body: { id: 'sch_1', object: 'schedule' } } });
     expect(await store.claim(test, 'done', 'other')).toEqual({ kind: 'mismatch' });
   });
 
   it('scopes keys by project and environment', async () => {
-    expect(await store.claim(test, 'shared', 'fp-test')).toEqual({ kind: 'claimed' });
-    expect(await store.claim(live, 'shared', 'fp-live')).toEqual({ kind: 'claimed' });
-    expect(await store.claim(otherProject, 'shared', 'fp-other')).toEqual({ kind: 'claimed' });
+    expect(await store.claim(test, 'shared', 'fp-test')).toMatchObject({ kind: 'claimed' });
+    expect(await store.claim(live, 'shared', 'fp-live')).toMatchObject({ kind: 'claimed' });
+    expect(await store.claim(otherProject, 'shared', 'fp-other')).toMatchObject({ kind: 'claimed' });
   });
 
   it('keeps a record for 24 hours, then lets the key start afresh', async () => {
@@ -52,19 +52,33 @@ describe('IdempotencyStore', () => {
     await age('old', 'created_at', '23 hours 59 minutes');
     expect((await store.claim(test, 'old', 'new request')).kind).toBe('mismatch');
     await age('old', 'created_at', '24 hours 1 minute');
-    expect(await store.claim(test, 'old', 'new request')).toEqual({ kind: 'claimed' });
+    expect(await store.claim(test, 'old', 'new request')).toMatchObject({ kind: 'claimed' });
   });
 
-  it('hands a key released after a failure to the next request', async () => {
-    await store.claim(test, 'failed', 'fp');
+  it('hands a key released after a failure to the next request, in the same generation', async () => {
+    const first = await store.claim(test, 'failed', 'fp');
     await store.release(test, 'failed');
-    expect(await store.claim(test, 'failed', 'a corrected request')).toEqual({ kind: 'claimed' });
+    const retry = await store.claim(test, 'failed', 'a corrected request');
+    expect(retry).toMatchObject({ kind: 'claimed' });
+    expect(retry).toEqual(first);
+    // Held again by the retry: not claimable until it completes or is released.
+    expect((await store.claim(test, 'failed', 'a corrected request')).kind).toBe('in_progress');
+  });
+
+  it('starts a new generation only when the record has expired', async () => {
+    const first = await store.claim(test, 'generations', 'fp');
+    await store.complete(test, 'generations', { status: 201, body: { id: 'sch_gen' } });
+    await age('generations', 'created_at', '24 hours 1 minute');
+    const afresh = await store.claim(test, 'generations', 'fp');
+    expect(afresh).toMatchObject({ kind: 'claimed' });
+    expect(afresh).not.toEqual(first);
   });
 
   it('takes over the claim of a gateway that died mid-request, but only for the same request', async () => {
-    await store.claim(test, 'orphan', 'fp');
+    const first = await store.claim(test, 'orphan', 'fp');
     await age('orphan', 'claimed_at', '2 minutes');
     expect(await store.claim(test, 'orphan', 'another request')).toEqual({ kind: 'mismatch' });
-    expect(await store.claim(test, 'orphan', 'fp')).toEqual({ kind: 'claimed' });
+    // The same generation: the dead request may have committed what the retry would create.
+    expect(await store.claim(test, 'orphan', 'fp')).toEqual(first);
   });
 });

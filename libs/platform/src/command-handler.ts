@@ -31,8 +31,9 @@ export function foldEvents<State, Event extends DomainEvent>(
 /**
  * STYLE §2, the one write path: load the stream, fold, decide, append with the expected revision.
  * A concurrent writer makes the append fail; the command is then decided again on fresh state.
- * `newStream` says the stream name holds a fresh random id: the first attempt then decides on the
- * initial state without reading and appends expecting no stream (one round trip instead of two);
+ * `newStream` says the stream is almost certainly new (a fresh random id, or one derived from an
+ * idempotency key): the first attempt then decides on the initial state without reading and appends
+ * expecting no stream (one round trip instead of two);
  * should the stream exist after all, that append is refused and the command is decided on what
  * the stream holds, as usual.
  */

@@ -104,7 +104,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       // Only success statuses of this route are stored as bodies, so Nest sets the same status again.
       return of(outcome.response.body);
     }
-    req.idempotencyToken = createHash('sha256').update(`${key}\n${fingerprint}`).digest('hex');
+    req.idempotencyToken = createHash('sha256').update(`${key}\n${fingerprint}\n${outcome.generation}`).digest('hex');
     const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? (req.method === 'POST' ? HttpStatus.CREATED : HttpStatus.OK);
     return next.handle().pipe(
       mergeMap(async (body: unknown) => {
@@ -138,24 +138,29 @@ export class IdempotencyInterceptor implements NestInterceptor {
 }
 
 /**
- * The handler parameter carrying a digest of the request's idempotency key and fingerprint, or
- * undefined without a key: what a create derives its object's id from, so a retry after an
- * unknown outcome (the key is released on a 5xx) finds the first attempt's object (docs/decisions.md).
+ * The handler parameter carrying a digest of the request's idempotency key, fingerprint and the
+ * key's generation, or undefined without a key: what a create derives its object's id from, so a
+ * retry after an unknown outcome (the key is released on a 5xx, in the same generation) finds the
+ * first attempt's object, while a key used again after its record expired makes a new one
+ * (docs/decisions.md).
  */
 export const IdempotencyToken = createParamDecorator(
   (_: unknown, context: ExecutionContext): string | undefined => context.switchToHttp().getRequest<ScopedRequest>().idempotencyToken,
 );
 
-/** Marks a POST route idempotent (behaviour and the header's documentation; list IDEMPOTENCY_ERRORS with the route's errors). */
-export function Idempotent(): MethodDecorator {
+/**
+ * Marks a POST route idempotent (behaviour and the header's documentation; list IDEMPOTENCY_ERRORS with the route's errors).
+ * `createsWithDerivedId`: the handler derives the new object's id from `@IdempotencyToken()`, and the header says so.
+ */
+export function Idempotent(options: { createsWithDerivedId?: boolean } = {}): MethodDecorator {
   return applyDecorators(
     UseInterceptors(IdempotencyInterceptor),
     ApiHeader({
       name: 'Idempotency-Key',
       required: false,
       description:
-        'Makes the request safe to retry: the same key and request replay the first response for 24 hours (or send `idempotency_key` in the body). ' +
-        'A create retried after a 503 answers with the schedule its first attempt made, if it made one.',
+        'Makes the request safe to retry: the same key and request replay the first response for 24 hours (or send `idempotency_key` in the body).' +
+        (options.createsWithDerivedId ? ' Retried after a 503, the create answers with the schedule its first attempt made, if it made one.' : ''),
       schema: { type: 'string', maxLength: MAX_KEY_LENGTH },
     }),
   );

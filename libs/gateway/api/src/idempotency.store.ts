@@ -25,13 +25,22 @@ export const IDEMPOTENCY_MIGRATIONS: readonly Migration[] = [
             PRIMARY KEY (project_id, environment, key));
           CREATE INDEX gw_idempotency_created ON gw_idempotency (created_at);`,
   },
+  {
+    // A released key is kept, not deleted, so its retry continues the same generation (see claim).
+    id: '002_gw_idempotency_released',
+    sql: `ALTER TABLE gw_idempotency ADD COLUMN released boolean NOT NULL DEFAULT false`,
+  },
 ];
 
 /** What a stored request ended with: a success body, or an error to render again. */
 export type StoredResponse = { readonly status: number; readonly body: unknown } | { readonly status: number; readonly error: ApiErrorBody };
 
 export type ClaimOutcome =
-  | { readonly kind: 'claimed' }
+  /**
+   * `generation` names this use of the key: the same while the record lives (a retry after a
+   * release or a dead claim continues it), new once the record has expired and the key starts afresh.
+   */
+  | { readonly kind: 'claimed'; readonly generation: string }
   | { readonly kind: 'replay'; readonly response: StoredResponse }
   | { readonly kind: 'mismatch' }
   | { readonly kind: 'in_progress' };
@@ -55,18 +64,22 @@ export class IdempotencyStore implements OnModuleInit {
   async claim(scope: Scope, key: string, fingerprint: string): Promise<ClaimOutcome> {
     this.sweepExpired();
     const ids = [scope.projectId, scope.environment, key];
-    // Takes the key when it is new, expired, or held by a dead claim for the same request.
-    const claimed = await this.pool.query(
+    // Takes the key when it is new, expired, released, or held by a dead claim for the same request.
+    // Only expiry starts a new generation (created_at); a release or a dead claim continues it.
+    const claimed = await this.pool.query<{ generation: string }>(
       `INSERT INTO gw_idempotency (project_id, environment, key, fingerprint) VALUES ($1, $2, $3, $4)
        ON CONFLICT (project_id, environment, key) DO UPDATE
-          SET fingerprint = EXCLUDED.fingerprint, status = NULL, response = NULL, created_at = now(), claimed_at = now()
+          SET fingerprint = EXCLUDED.fingerprint, status = NULL, response = NULL, released = false, claimed_at = now(),
+              created_at = CASE WHEN gw_idempotency.created_at < now() - make_interval(hours => $5) THEN now() ELSE gw_idempotency.created_at END
         WHERE gw_idempotency.created_at < now() - make_interval(hours => $5)
+           OR gw_idempotency.released
            OR (gw_idempotency.status IS NULL AND gw_idempotency.fingerprint = EXCLUDED.fingerprint
                AND gw_idempotency.claimed_at < now() - make_interval(secs => $6))
-       RETURNING 1`,
+       RETURNING (extract(epoch FROM created_at) * 1000000)::bigint::text AS generation`,
       [...ids, fingerprint, IDEMPOTENCY_RETENTION_HOURS, STALE_CLAIM_SECONDS],
     );
-    if (claimed.rowCount) return { kind: 'claimed' };
+    const generation = claimed.rows[0]?.generation;
+    if (generation !== undefined) return { kind: 'claimed', generation };
     const { rows } = await this.pool.query<{ fingerprint: string; status: number | null; response: string | null }>(
       `SELECT fingerprint, status, response FROM gw_idempotency WHERE project_id = $1 AND environment = $2 AND key = $3`,
       ids,
@@ -86,9 +99,12 @@ export class IdempotencyStore implements OnModuleInit {
     );
   }
 
-  /** Gives the key back when the request wrote nothing worth replaying, so a retry runs afresh. */
+  /**
+   * Gives the key back when the request wrote nothing worth replaying (or its outcome is unknown),
+   * so a retry runs again — in the same generation, so a create finds what it may have committed.
+   */
   async release(scope: Scope, key: string): Promise<void> {
-    await this.pool.query(`DELETE FROM gw_idempotency WHERE project_id = $1 AND environment = $2 AND key = $3 AND status IS NULL`, [
+    await this.pool.query(`UPDATE gw_idempotency SET released = true WHERE project_id = $1 AND environment = $2 AND key = $3 AND status IS NULL`, [
       scope.projectId,
       scope.environment,
       key,

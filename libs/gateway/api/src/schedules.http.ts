@@ -48,7 +48,7 @@ export class SchedulesHttpController {
 
   @Post()
   @HttpCode(201)
-  @Idempotent()
+  @Idempotent({ createsWithDerivedId: true })
   @ApiOperation({ summary: 'Create a schedule', description: 'Exactly one of `delay`, `run_at` or `cron` (+ `timezone`) says when to fire.' })
   @ApiBody({
     type: CreateScheduleDto,

@@ -90,8 +90,11 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
     try {
       return await this.createAs(scheduleId, command);
     } catch (error) {
-      // Refused or failed: when the schedule exists after all, this is that retry. The original error otherwise.
-      const first = token ? await this.creationOf(scope, scheduleId).catch(() => null) : null;
+      if (!token) throw error;
+      // Refused or failed: when the schedule exists after all, this is that retry. A lookup that
+      // fails fails the request (a 503 when the store is down), so the key is released, never
+      // stored with an answer that hides the schedule.
+      const first = await this.creationOf(scope, scheduleId);
       if (first) return first;
       throw error;
     }
@@ -103,11 +106,20 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
     if (recorded[0]?.type !== 'schedule.created') return null;
     // A create appends schedule.created and its first schedule.fire_planned together.
     const creation = recorded.slice(0, 2);
+    await this.waitForCreatedSchedule(scheduleId, creation[creation.length - 1].position);
+    return this.schedules.asRead(createdScheduleView(scope.environment, creation.map((e) => ({ type: e.type, data: e.data }) as ScheduleEvent)));
+  }
+
+  /**
+   * Read-your-writes (docs/decisions.md): waits until the projection has the schedule. The
+   * schedule is committed and its view known: a 503 here would invite a retry that creates it
+   * twice, so a lagging read model is logged and the create still answers 201.
+   */
+  private async waitForCreatedSchedule(scheduleId: string, position: Position): Promise<void> {
     await this.readModels
       .runner(schedulesProjection.name)
-      .waitFor(creation[creation.length - 1].position)
-      .catch(() => undefined);
-    return this.schedules.asRead(createdScheduleView(scope.environment, creation.map((e) => ({ type: e.type, data: e.data }) as ScheduleEvent)));
+      .waitFor(position)
+      .catch((error: unknown) => this.logger.warn(`schedule ${scheduleId} created; its read model lags: ${(error as Error).message}`));
   }
 
   private async createAs(scheduleId: string, { scope, input, limits }: CreateScheduleCommand): Promise<ScheduleView> {
@@ -137,19 +149,9 @@ export class SchedulesApplication implements OnModuleInit, OnApplicationBootstra
       // fresh (or derived from an idempotency key, rarely used twice), so there is no stream to read first.
       { metadata: traceMetadata(), newStream: true },
     );
-    // Read-your-writes (docs/decisions.md): answered once the projection has the schedule, with the
-    // view it made of these events, built here rather than read back.
+    // Answered with the view the projection made of these events, built here rather than read back.
     const position = outcome.appended?.position;
-    if (position) {
-      await this.readModels
-        .runner(schedulesProjection.name)
-        .waitFor(position)
-        .catch((error: unknown) => {
-          // The schedule is committed and its view is known: a 503 here would invite a retry that
-          // creates it twice. Answer 201; a GET may lag until the projection catches up.
-          this.logger.warn(`schedule ${scheduleId} created; its read model lags: ${(error as Error).message}`);
-        });
-    }
+    if (position) await this.waitForCreatedSchedule(scheduleId, position);
     return this.schedules.asRead(createdScheduleView(scope.environment, outcome.events));
   }
 
