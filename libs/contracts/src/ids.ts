@@ -39,17 +39,22 @@ export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomToken(22)}`;
 }
 
+/** `length` base62 characters of the SHA-256 of `text`: the same text always gives the same token. */
+export function base62Digest(text: string, length = 22): string {
+  const digest = createHash('sha256').update(text).digest();
+  let out = '';
+  // One character per byte, byte mod 62 (a slight bias does not matter for an id).
+  for (let i = 0; i < length; i++) out += ALPHABET[digest[i] % 62];
+  return out;
+}
+
 /**
- * An id of the same shape as `newId`, derived from `parts` (SHA-256): the same parts always give
- * the same id. For objects whose id must be found again from what the client sent (a retried
- * create's idempotency key), never for ids that must be unguessable.
+ * An id of the same shape as `newId`, derived from `parts`: the same parts always give the same id.
+ * For objects whose id must be found again from what the client sent (a retried create's
+ * idempotency key), never for ids that must be unguessable.
  */
 export function derivedId(prefix: IdPrefix, ...parts: readonly string[]): string {
-  const digest = createHash('sha256').update(parts.join('\0')).digest();
-  let out = '';
-  // 22 base62 characters from 22 bytes: each byte mod 62 (a slight bias does not matter for an id).
-  for (let i = 0; i < 22; i++) out += ALPHABET[digest[i] % 62];
-  return `${prefix}_${out}`;
+  return `${prefix}_${base62Digest(parts.join('\0'))}`;
 }
 
 export function hasPrefix(id: unknown, prefix: IdPrefix): id is string {

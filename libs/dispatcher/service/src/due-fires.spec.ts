@@ -38,6 +38,8 @@ describe('DueFires — statements by key in a burst the statistics have not seen
       client.on('notice', (notice) => plans.push(notice.message ?? ''));
       void client.query(`LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET client_min_messages = log`);
     });
+    // Fails here, not silently later, if auto_explain is not there to report plans.
+    expect((await observed.query('SHOW auto_explain.log_min_duration')).rows).toEqual([{ 'auto_explain.log_min_duration': '0' }]);
   });
 
   afterAll(async () => {
@@ -77,11 +79,13 @@ describe('DueFires — statements by key in a burst the statistics have not seen
     expect(renewed.size).toBe(100);
     const stillHeldPlan = await planOf(() => fires.stillHeld(ids));
     const markDonePlan = await planOf(() => fires.markDone(ids));
-    // (Locking in id order, LockRows over the key's index scan: see lockedPending.)
     for (const plan of [renewPlan, stillHeldPlan, markDonePlan]) {
       expect(plan).toContain('dsp_due_fires_pkey');
       expect(plan).not.toContain('dsp_due_fires_pending');
     }
+    // The writers lock what they change first, in id order (lockedPending); mark-done skips what is locked.
+    for (const plan of [renewPlan, markDonePlan]) expect(plan).toMatch(/LockRows[\s\S]*Index Scan using dsp_due_fires_pkey/);
+    expect(markDonePlan).toContain('SKIP LOCKED');
     // Still the same test: the fires are done now, so none is pending, held or renewable.
     expect((await fires.stillHeld(ids)).size).toBe(0);
     expect((await fires.renew(ids)).size).toBe(0);
@@ -99,6 +103,7 @@ describe('DueFires — statements by key in a burst the statistics have not seen
       ),
     );
     // By the unique key, or (a table this small) one pass over it: either way not the 10,000 pending entries.
+    expect(plan).toContain('Update on dsp_due_fires');
     expect(plan).not.toContain('dsp_due_fires_pending');
     const { rows } = await pool.query<{ state: string; n: number }>(
       `SELECT state, count(*)::int AS n FROM dsp_due_fires WHERE delivery_id = ANY($1::text[]) GROUP BY state`,

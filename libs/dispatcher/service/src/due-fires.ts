@@ -65,14 +65,17 @@ export function originKey(fire: Pick<ClaimedFire, 'project_id' | 'environment' |
 export const pendingByKey = (alias?: string): string => `(${alias ? `${alias}.` : ''}state || '') = 'pending'`;
 
 /**
- * An array of the ids of the pending fires `from … where` selects (alias `f`), locked in id order.
- * Statements that change several due fires and may wait for their locks (the recorder marking
- * fires done, the projection making sure of it, the lease keeper renewing) take them through this,
- * so they always lock in the same order and never wait on each other in a circle: locking in plan
- * order, they deadlocked once the plans differed (issue #9).
+ * An array of the ids of the pending fires `from … where` selects (alias `f`), locked in id order
+ * (or, with `skipLocked`, those not locked by another transaction). The statements that change
+ * several due fires by key — mark done (recorder and projection), renew, release, defer — take
+ * their locks through this, in one order: locking in plan order, the projection and the recorder
+ * deadlocked once their plans differed (issue #9). One order per statement is not enough across the
+ * projection's batch transaction, which may mark fires done in several statements, so the recorder's
+ * mark-done skips locked fires instead of waiting: whoever holds them is marking them done or
+ * withdrawing them, and the projection's mark-done is the one that must not miss.
  */
-export const lockedPending = (from: string, where: string): string =>
-  `ARRAY(SELECT f.id FROM ${from} WHERE ${where} AND ${pendingByKey('f')} ORDER BY f.id FOR UPDATE OF f)`;
+export const lockedPending = (from: string, where: string, options: { skipLocked?: boolean } = {}): string =>
+  `ARRAY(SELECT f.id FROM ${from} WHERE ${where} AND ${pendingByKey('f')} ORDER BY f.id FOR UPDATE OF f${options.skipLocked ? ' SKIP LOCKED' : ''})`;
 
 /**
  * The due-fires table as the engine uses it (SPEC §4 leases), every statement in one place.
@@ -160,10 +163,16 @@ export class DueFires {
     });
   }
 
-  /** Marks fires whose attempt is recorded (batched by the recorder). */
+  /**
+   * Marks fires whose attempt is recorded (batched by the recorder). Never waits: a fire locked
+   * elsewhere is left to the projection, which marks every recorded attempt's fire done anyway.
+   */
   async markDone(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.pool.query(`UPDATE dsp_due_fires SET state = 'done' WHERE id = ANY(${lockedPending('dsp_due_fires f', 'f.id = ANY($1::bigint[])')})`, [ids]);
+    await this.pool.query(
+      `UPDATE dsp_due_fires SET state = 'done' WHERE id = ANY(${lockedPending('dsp_due_fires f', 'f.id = ANY($1::bigint[])', { skipLocked: true })})`,
+      [ids],
+    );
   }
 
   /** Moves held-back fires to their new time and gives up their lease: deferred, never dropped. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Environment, type EventDataMap, type HttpRequestSpec, type WebhookEventType } from '@schedstack/contracts';
+import { base62Digest, type Environment, type EventDataMap, type HttpRequestSpec, type WebhookEventType } from '@schedstack/contracts';
 
 /** Version of the payload schema; sent as `Sched-Event-Version` (docs/webhooks.md). */
 export const WEBHOOK_PAYLOAD_VERSION = '1';
@@ -77,11 +77,8 @@ export function webhookRequest(url: string, payload: WebhookPayload): HttpReques
  * the event store's idempotent append (by event id) drops the repeat.
  */
 export function derivedToken(...parts: string[]): string {
-  const digest = createHash('sha256').update(parts.join('|')).digest();
-  const alphabet = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
-  let out = '';
-  for (let i = 0; i < 22; i++) out += alphabet[digest[i] % 62];
-  return out;
+  // Joined with '|' as when these ids were first derived, so they stay the same.
+  return base62Digest(parts.join('|'));
 }
 
 /** A UUID-shaped id derived from `parts` (event ids are UUIDs). */
