@@ -301,6 +301,8 @@ function verdicts(rows) {
   return rows.flatMap((r) => {
     const target = TARGETS[r.workload];
     if (!target) return [];
+    // A workload that started on a busy machine says so next to its verdict.
+    if (r.settled_after_ms === null) return [`${r.profile} ${r.workload}: measured on a machine that never came to rest (see settle()); no verdict`];
     const factor = r.profile === 'distributed' ? 2 : 1;
     if (target.p99) return [`${r.profile} ${r.workload}: p99 ${r.lag_ms.p99} ms (target ≤ ${target.p99 * factor}) ${r.lag_ms.p99 <= target.p99 * factor ? 'met' : 'MISSED'}`];
     if (target.fires_per_s) return [`${r.profile} ${r.workload}: ${r.fires_per_s} fires/s (target ≥ ${target.fires_per_s / factor}) ${r.fires_per_s >= target.fires_per_s / factor ? 'met' : 'MISSED'}`];
@@ -321,6 +323,7 @@ async function benchProfile(profile, receiver) {
     // workload run alone would measure that as its tail. 200 fires over one second, not reported.
     const warmup = await fireWorkload(stack, receiver, 'warmup', Array.from({ length: 200 }, (_, i) => i * 5), 100);
     say(`${profile}: warmed up (200 fires, not reported: lag p50 ${warmup.lag_ms.p50} / max ${warmup.lag_ms.max} ms)`);
+    if (warmup.missing || warmup.duplicated) say(`${profile}: the warm-up lost ${warmup.missing} and duplicated ${warmup.duplicated} deliveries`);
     let createRate = 500;
     if (ONLY.has('api')) {
       for (const idempotent of [false, true]) {
