@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { PRODUCT_NODE_FLAGS } = require('../tools/node-flags');
 
 const root = path.join(__dirname, '..');
 
@@ -26,7 +27,7 @@ function freePort() {
 function spawnNode(script, env, name) {
   // BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the product's processes.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, '-r', path.join(root, 'tools', 'register-paths.js'), path.join(root, script)], {
+  const child = spawn(process.execPath, [...PRODUCT_NODE_FLAGS, ...flags, '-r', path.join(root, 'tools', 'register-paths.js'), path.join(root, script)], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

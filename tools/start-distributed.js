@@ -4,6 +4,7 @@
 // postgres://postgres@127.0.0.1:5432/schedstack, created when missing). Output is prefixed with the
 // app's name; Ctrl-C stops them all. On a fresh database it creates the demo project and prints keys.
 const { spawn } = require('node:child_process');
+const { PRODUCT_NODE_FLAGS } = require('./node-flags');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Client } = require('pg');
@@ -66,7 +67,7 @@ async function waitReady(url, children) {
 async function main() {
   await ensureDatabase(env.DATABASE_URL);
   const children = APPS.map((app, i) => {
-    const child = spawn(process.execPath, ['-r', './tools/register-paths.js', `dist/apps/${app}/src/main.js`], { cwd: root, env });
+    const child = spawn(process.execPath, [...PRODUCT_NODE_FLAGS, '-r', './tools/register-paths.js', `dist/apps/${app}/src/main.js`], { cwd: root, env });
     const prefix = `\x1b[${COLORS[i]}m${app.padEnd(12)}\x1b[0m│ `;
     for (const stream of [child.stdout, child.stderr]) {
       let buffered = '';

@@ -6,6 +6,8 @@ import { startReceiver } from '@schedstack/testing';
 import { freePort } from '../support';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+// A plain CommonJS tool shared with the launchers and the bench.
+const { PRODUCT_NODE_FLAGS } = require('../../tools/node-flags') as { PRODUCT_NODE_FLAGS: string[] };
 
 interface Started {
   child: ChildProcess;
@@ -16,7 +18,7 @@ interface Started {
 async function startProduct(home: string, port: number): Promise<Started> {
   const env: NodeJS.ProcessEnv = { ...process.env, SCHEDSTACK_HOME: home, PORT: String(port) };
   delete env.DATABASE_URL; // the local profile brings its own embedded PostgreSQL
-  const child = spawn(process.execPath, ['-r', './tools/register-paths.js', 'dist/apps/schedstack/src/main.js'], { cwd: ROOT, env });
+  const child = spawn(process.execPath, [...PRODUCT_NODE_FLAGS, '-r', './tools/register-paths.js', 'dist/apps/schedstack/src/main.js'], { cwd: ROOT, env });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
@@ -44,6 +46,16 @@ function postgresProcessesFor(dataDir: string): string[] {
     return []; // pgrep exits 1 when nothing matches
   }
 }
+
+describe('the V8 flags of every process (docs/decisions.md)', () => {
+  it('are the same for npm start, the image and tools/node-flags.js (which the distributed launcher and the bench use)', () => {
+    const start = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start as string;
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
+    expect(PRODUCT_NODE_FLAGS.length).toBeGreaterThan(0);
+    expect(start).toContain(`node ${PRODUCT_NODE_FLAGS.join(' ')} -r ./tools/register-paths.js`);
+    expect(dockerfile).toContain(`ENV NODE_OPTIONS=${PRODUCT_NODE_FLAGS.join(' ')}\n`);
+  });
+});
 
 describe('the local profile (what `npm start` runs)', () => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'schedstack-home-'));
