@@ -101,8 +101,13 @@ function assertKeyFree(state: ConfigState, kind: ConfigKind, spec: ConfigSpecs[C
   }
 }
 
+/** The resource of `kind` with `id`, or undefined (ids are the client's: only own keys count). */
+function resourceAt(state: ConfigState, kind: ConfigKind, id: string): ConfigResource | undefined {
+  return ownValue(state.resources[kind] as Readonly<Record<string, ConfigResource>>, id);
+}
+
 function existing(state: ConfigState, kind: ConfigKind, id: string): ConfigResource {
-  const found = ownValue(state.resources[kind] as Readonly<Record<string, ConfigResource>>, id);
+  const found = resourceAt(state, kind, id);
   if (!found) throw new DomainError('not_found', 'resource_missing', `No such ${CONFIG_RESOURCES[kind].object}: '${id}'`, 'id');
   return found;
 }
@@ -112,7 +117,7 @@ export function decide(command: ConfigCommand, state: ConfigState, now: Date): E
   switch (command.type) {
     case 'create': {
       const { kind, id, input } = command.data;
-      if (ownValue(state.resources[kind] as Readonly<Record<string, ConfigResource>>, id)) throw new DomainError('conflict', 'resource_exists', `${id} already exists`, 'id');
+      if (resourceAt(state, kind, id)) throw new DomainError('conflict', 'resource_exists', `${id} already exists`, 'id');
       const spec = specFromInput(kind, input);
       assertKeyFree(state, kind, spec, null);
       return [configEvent(kind, 'created', { id, spec, version: 1, created_at: at })];
@@ -182,7 +187,7 @@ export function evolve(state: ConfigState, event: EnvironmentConfigEvent): Confi
     }
     case 'updated': {
       const data = event.data as { id: string; spec: ConfigSpecs[ConfigKind]; version: number; updated_at: string };
-      const current = ownValue(state.resources[kind] as Readonly<Record<string, ConfigResource>>, data.id);
+      const current = resourceAt(state, kind, data.id);
       if (!current) return state;
       return withResource(state, kind, data.id, { ...current, spec: data.spec, version: data.version, updated_at: data.updated_at });
     }
