@@ -8,6 +8,7 @@ import { DispatchEngine } from './dispatch-engine';
 import { DISPATCHER_MIGRATIONS } from './dispatcher.projection';
 import { DueFires } from './due-fires';
 import type { HttpSender, OutboundRequest } from './http-sender';
+import { FireLauncher } from './launcher';
 import { SigningSecrets } from './signing-secrets';
 
 const scope = { projectId: 'prj_engine', environment: 'test' as const };
@@ -84,7 +85,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
 
   /** An engine for the lease tests: claims only what is due, polls often, and holds leases of SHORT_LEASE_MS. */
   const shortLeaseEngine = (sender: HttpSender, clock: Clock = systemClock) =>
-    new DispatchEngine(pool, store, sender, clock, new SigningSecrets(store, systemClock, null), {
+    new DispatchEngine(pool, store, new FireLauncher(sender, () => clock.now().getTime()), clock, new SigningSecrets(store, systemClock, null), {
       lookAheadMs: 0,
       pollIntervalMs: 50,
       leaseMs: SHORT_LEASE_MS,
@@ -102,7 +103,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
     const sender = new RecordingSender();
     // Look far ahead so the first fire is armed (and its lease checked on every later cycle); the
     // poll interval is long so only the polls the test asks for run.
-    const engine = new DispatchEngine(pool, store, sender, systemClock, new SigningSecrets(store, systemClock, null), {
+    const engine = new DispatchEngine(pool, store, new FireLauncher(sender), systemClock, new SigningSecrets(store, systemClock, null), {
       lookAheadMs: 600_000,
       pollIntervalMs: 600_000,
       leaseMs: 30_000,
@@ -139,7 +140,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
 
   it('still drops an armed fire that was withdrawn meanwhile, once the lease check answers', async () => {
     const sender = new RecordingSender();
-    const engine = new DispatchEngine(pool, store, sender, systemClock, new SigningSecrets(store, systemClock, null), {
+    const engine = new DispatchEngine(pool, store, new FireLauncher(sender), systemClock, new SigningSecrets(store, systemClock, null), {
       lookAheadMs: 600_000,
       pollIntervalMs: 600_000,
       leaseMs: 30_000,

@@ -2,19 +2,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AttemptRecord, EventDataMap, FireKind, Scope } from '@schedstack/contracts';
-import {
-  admit,
-  type AttemptResult,
-  type BreakerSettings,
-  type BreakerState,
-  closedBreaker,
-  isRetryable,
-  nextAttempt,
-  parseRetryAfter,
-  recordOutcome,
-  type RetryPolicy,
-  retryPolicyOf,
-} from '@schedstack/dispatcher-domain';
+import { nextAttempt, type RetryPolicy, retryPolicyOf } from '@schedstack/dispatcher-domain';
 import type { EventStore } from '@schedstack/event-store';
 import type { Clock } from '@schedstack/platform';
 import type { Pool } from 'pg';
@@ -22,7 +10,8 @@ import { AttemptRecorder } from './attempt-recorder';
 import { recordDispatch } from './dispatch-lag.metric';
 import { countOutcome, countReclaim } from './delivery.metrics';
 import { type ClaimedFire, DueFires, isMocked, originKey } from './due-fires';
-import type { HttpSender, OutboundResult } from './http-sender';
+import type { OutboundResult } from './http-sender';
+import { type LaunchOrder, type LaunchPad, type LaunchReport, MOCKED_RESPONSE, toAttemptResult } from './launcher';
 import { type SealedSecrets, SigningSecrets } from './signing-secrets';
 
 export interface DispatchEngineOptions {
@@ -42,53 +31,44 @@ export const DEFAULT_ENGINE_OPTIONS: Omit<DispatchEngineOptions, 'userAgent'> = 
   batchSize: 500,
 };
 
-/** SPEC §5 vendor mocking: the fixed answer recorded instead of sending (documented in docs/dispatcher.md). */
-export const MOCKED_RESPONSE = { status: 200, body: '{"mocked":true}' } as const;
-
-/** Fires sent per turn of the event loop: a burst's timers all expire together, and sending them in one go would hold up every reply and lease renewal behind it. */
-const SEND_CHUNK = 50;
-
 /** Connection-level headers: they describe one hop, so the client sets them, not the stored request. */
 const HOP_BY_HOP = new Set(['host', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'te', 'trailer', 'proxy-connection']);
 
-/** A claimed fire made ready to go: headers and signatures are computed when it is armed, not when it fires. */
-interface ArmedFire {
+/** A claimed fire handed to the launcher, until it reports what became of it. */
+interface LaunchedFire {
   readonly fire: ClaimedFire;
   readonly fireKind: FireKind;
-  readonly headers: Record<string, string>;
   readonly policy: RetryPolicy;
-  readonly timer: NodeJS.Timeout;
 }
 
 /**
  * SPEC §4 firing. Claims due fires a look-ahead window early with a lease (FOR UPDATE SKIP LOCKED,
- * so any number of replicas share the work), prepares each request and arms a timer for it. When a
- * timer fires, only an in-memory breaker check stands between it and the socket; the attempt, the
- * retry it may schedule and the due-fire bookkeeping are written afterwards, in batches. Each poll
- * also drops armed fires that were withdrawn (pause/cancel) or whose lease another replica took.
+ * so any number of replicas share the work), prepares each request (headers and signatures) and
+ * hands it to the launcher, which sends it at its time — on a thread of its own in the product, so
+ * nothing this thread does delays a fire. The attempt, the retry it may schedule and the due-fire
+ * bookkeeping are written when the launcher reports back, in batches. Each poll also disarms fires
+ * that were withdrawn (pause/cancel) or whose lease another replica took.
  */
 export class DispatchEngine {
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly logger = new Logger('dispatcher');
   private readonly dueFires: DueFires;
   private readonly recorder: AttemptRecorder;
-  private readonly armed = new Map<string, ArmedFire>();
-  /** Armed fires whose timer has run, waiting for their turn to be sent (SEND_CHUNK at a time). */
-  private readonly ready: ArmedFire[] = [];
-  private sending: NodeJS.Immediate | null = null;
-  /** Fires sent or being sent and not yet marked done. */
-  private readonly inFlight = new Set<string>();
+  /** Fires handed to the launcher that it has not yet reported sent, mocked, deferred or dropped. */
+  private readonly launched = new Map<string, LaunchedFire>();
+  /** Resolves `stop()`'s wait once every launched fire has been reported. */
+  private onAllReported: (() => void) | null = null;
   /**
-   * When the lease of each fire armed or in flight here runs out, by our clock, erring early: the
-   * lease keeper renews any with less than half a lease left, on its own timer, so a slow claim
-   * cycle or a burst that delays timers never lets a lease this dispatcher still needs lapse.
+   * When the lease of each fire launched or being recorded here runs out, by our clock, erring
+   * early: the lease keeper renews any with less than half a lease left, on its own timer, so a slow
+   * claim cycle never lets a lease this dispatcher still needs lapse. The launcher holds a copy and
+   * sends nothing past it without a renewal.
    */
   private readonly leaseDeadlines = new Map<string, number>();
   private leaseKeeper: NodeJS.Timeout | null = null;
   private keeping: Promise<void> | null = null;
-  private readonly inFlightWork = new Set<Promise<void>>();
-  /** Per origin, per replica: each dispatcher judges an origin by the failures it sees itself. */
-  private readonly breakers = new Map<string, BreakerState>();
+  /** Renewals of lapsed fires under way. */
+  private readonly renewing = new Set<Promise<void>>();
   private poller: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
   private stopped = true;
@@ -96,13 +76,14 @@ export class DispatchEngine {
   constructor(
     pool: Pool,
     store: EventStore,
-    private readonly sender: HttpSender,
+    private readonly launcher: LaunchPad,
     private readonly clock: Clock,
     private readonly secrets: SigningSecrets,
     private readonly options: DispatchEngineOptions,
   ) {
     this.dueFires = new DueFires(pool, this.workerId, options.leaseMs);
     this.recorder = new AttemptRecorder(store, this.dueFires, this.logger);
+    launcher.connect((reports) => this.onReports(reports));
   }
 
   start(): void {
@@ -112,24 +93,21 @@ export class DispatchEngine {
     void this.poll();
   }
 
-  /** Stops claiming, lets in-flight sends finish and be recorded, and hands armed fires back. */
+  /** Stops claiming, hands unsent fires back, and lets what is in flight finish and be recorded. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
     await this.polling;
-    // Fires waiting for their turn to be sent go back with the armed ones, before waiting for
-    // what is in flight: another replica need not wait for them.
-    if (this.sending) clearImmediate(this.sending);
-    this.sending = null;
-    const unsent = this.ready.splice(0).map((r) => r.fire.id);
-    for (const id of unsent) this.inFlight.delete(id);
-    const released = [...this.armed.keys(), ...unsent];
-    for (const armed of this.armed.values()) clearTimeout(armed.timer);
-    this.armed.clear();
-    for (const id of released) this.leaseDeadlines.delete(id);
-    await this.dueFires.release(released).catch(() => undefined);
-    // The keeper runs on until every attempt in flight is recorded (a lapsed fire re-checked may start one meanwhile).
-    while (this.inFlightWork.size > 0) await Promise.allSettled([...this.inFlightWork]);
+    const unsent = await this.launcher.stop();
+    for (const id of unsent) {
+      this.launched.delete(id);
+      this.leaseDeadlines.delete(id);
+    }
+    // Another replica need not wait for their leases to run out.
+    await this.dueFires.release(unsent).catch(() => undefined);
+    // The keeper runs on until every attempt in flight is reported and recorded.
+    while (this.renewing.size > 0) await Promise.allSettled([...this.renewing]);
+    while (this.launched.size > 0) await new Promise<void>((resolve) => (this.onAllReported = resolve));
     await this.recorder.drain();
     if (this.leaseKeeper) clearInterval(this.leaseKeeper);
     await this.keeping;
@@ -138,7 +116,7 @@ export class DispatchEngine {
 
   /** Drops armed fires a pause or cancel withdrew (called by this process's projection). */
   withdraw(fireIds: readonly string[]): void {
-    for (const id of fireIds) this.disarm(id);
+    this.disarm(fireIds);
   }
 
   /** One cycle: drop armed fires withdrawn or taken over, and claim, reserve rate-limit slots and arm. (Renewals are the lease keeper's.) */
@@ -190,26 +168,34 @@ export class DispatchEngine {
       this.logger.warn(`reserving rate-limit slots failed, will retry: ${(error as Error).message}`);
     }
     const unarmed: string[] = [];
-    let armed = 0;
+    const orders: LaunchOrder[] = [];
+    const extended: Array<[string, number]> = [];
     for (const fire of fires) {
       const sealed = secrets.get(fire.id);
       const sendAt = deferred.get(fire.id);
       // A slot beyond the window was handed back to the table; it is claimed again nearer the time.
       if (!sealed || (sendAt && sendAt.getTime() > nowMs + this.options.lookAheadMs)) continue;
+      const leaseDeadline = claimSentAt + fire.lease_ms_left;
+      // One still launched or being recorded here whose lease had lapsed: the claim took it back.
+      if (this.launched.has(fire.id) || this.leaseDeadlines.has(fire.id)) {
+        this.leaseDeadlines.set(fire.id, leaseDeadline);
+        extended.push([fire.id, leaseDeadline]);
+        continue;
+      }
       try {
-        if (this.arm(sendAt ? { ...fire, fire_at: sendAt, deferred_kind: 'rate_limited' } : fire, sealed)) armed++;
-        // Also for one still armed or in flight here whose lease had lapsed: the claim took it back.
-        if (this.armed.has(fire.id) || this.inFlight.has(fire.id)) this.leaseDeadlines.set(fire.id, claimSentAt + fire.lease_ms_left);
+        orders.push(this.prepare(sendAt ? { ...fire, fire_at: sendAt, deferred_kind: 'rate_limited' } : fire, sealed, leaseDeadline));
       } catch (error) {
         // e.g. a secret sealed with another SCHEDSTACK_SECRETS_KEY: never sent unsigned.
         this.logger.error(`cannot prepare ${fire.delivery_id}: ${(error as Error).message}`);
         unarmed.push(fire.id);
       }
     }
+    this.launcher.extend(extended);
+    this.launcher.arm(orders);
     await this.dueFires.release(unarmed).catch(() => undefined);
     // Only what was armed counts towards a full batch: fires handed back (unsigned, unpreparable,
     // rate-limit failure) would be claimed again at once and spin the loop.
-    return armed;
+    return orders.length;
   }
 
   /** The sealed secrets each fire signs with: its own (webhooks) or its environment's, created on first use. */
@@ -251,13 +237,13 @@ export class DispatchEngine {
 
   /** Disarms fires that were withdrawn or whose lease another replica took. */
   private async dropLostFires(): Promise<void> {
-    const armedIds = [...this.armed.keys()];
-    if (armedIds.length === 0) return;
-    const held = await this.dueFires.stillHeld(armedIds);
-    for (const id of armedIds) if (!held.has(id)) this.disarm(id);
+    const ids = [...this.launched.keys()].filter((id) => this.leaseDeadlines.has(id));
+    if (ids.length === 0) return;
+    const held = await this.dueFires.stillHeld(ids);
+    this.disarm(ids.filter((id) => !held.has(id)));
   }
 
-  /** Renews every lease with less than half a lease left (armed fires whose timer is late, requests in flight, attempts being recorded). */
+  /** Renews every lease with less than half a lease left (fires launched, in flight, or being recorded). */
   private keepLeases(): Promise<void> {
     if (this.keeping) return this.keeping;
     const sentAt = Date.now();
@@ -266,16 +252,18 @@ export class DispatchEngine {
     this.keeping = this.dueFires
       .renew(due)
       .then((renewed) => {
+        const extended: Array<[string, number]> = [];
+        const lost: string[] = [];
         for (const id of due) {
           // Settled meanwhile: nothing to keep.
           if (!this.leaseDeadlines.has(id)) continue;
-          if (renewed.has(id)) this.leaseDeadlines.set(id, sentAt + this.options.leaseMs);
-          else {
-            // Done, withdrawn, or (its lease having lapsed after all) another replica's now.
-            this.leaseDeadlines.delete(id);
-            this.disarm(id);
-          }
+          if (renewed.has(id)) {
+            this.leaseDeadlines.set(id, sentAt + this.options.leaseMs);
+            extended.push([id, sentAt + this.options.leaseMs]);
+          } else lost.push(id); // Done, withdrawn, or (its lease having lapsed after all) another replica's now.
         }
+        this.launcher.extend(extended);
+        this.disarm(lost);
       })
       .catch((error) => this.logger.warn(`renewing ${due.length} leases failed, will retry: ${(error as Error).message}`))
       .finally(() => {
@@ -284,26 +272,31 @@ export class DispatchEngine {
     return this.keeping;
   }
 
-  /** Arms a timer for the fire; false when it is armed or in flight already. */
-  private arm(fire: ClaimedFire, secrets: SealedSecrets): boolean {
-    if (this.armed.has(fire.id) || this.inFlight.has(fire.id)) return false;
+  /** The launch order of a claimed fire: its request with the Sched-* headers and signatures, signed now for its send time. */
+  private prepare(fire: ClaimedFire, secrets: SealedSecrets, leaseDeadline: number): LaunchOrder {
     const now = this.clock.now();
     const fireKind: FireKind = fire.claims > 1 ? 'reclaim' : fire.deferred_kind ?? fire.fire_kind;
-    if (fireKind === 'reclaim') countReclaim(fire.environment);
     const sendAt = Math.max(now.getTime(), new Date(fire.fire_at).getTime());
     const headers = this.headersFor(fire, secrets, sendAt);
-    const timer = setTimeout(() => this.onTimer(fire.id), sendAt - now.getTime());
-    this.armed.set(fire.id, { fire, fireKind, headers, policy: retryPolicyOf(fire.policy), timer });
-    return true;
+    const policy = retryPolicyOf(fire.policy);
+    const breaker = fire.policy?.breaker;
+    this.launched.set(fire.id, { fire, fireKind, policy });
+    this.leaseDeadlines.set(fire.id, leaseDeadline);
+    if (fireKind === 'reclaim') countReclaim(fire.environment);
+    return {
+      id: fire.id,
+      atMs: sendAt,
+      leaseDeadline,
+      request: { url: fire.request.endpoint, method: fire.request.method, headers, body: fire.request.body, timeoutMs: policy.timeoutMs },
+      mocked: isMocked(fire),
+      breaker: breaker ? { key: originKey(fire), settings: { failureThreshold: breaker.failure_threshold, coolDownMs: breaker.cool_down_ms } } : null,
+    };
   }
 
-  /** Drops an armed fire, or one whose timer has run and that waits in `ready` (it is skipped there): it will not be sent. */
-  private disarm(id: string): void {
-    this.leaseDeadlines.delete(id);
-    const armed = this.armed.get(id);
-    if (!armed) return;
-    clearTimeout(armed.timer);
-    this.armed.delete(id);
+  /** Stops renewing the fires and has the launcher drop those it has not sent (it reports them `dropped`). */
+  private disarm(ids: readonly string[]): void {
+    const armed = ids.filter((id) => this.leaseDeadlines.delete(id) && this.launched.has(id));
+    this.launcher.disarm(armed);
   }
 
   /** SPEC §4: exactly the stored method, headers and body, plus the Sched-* headers and signatures. */
@@ -326,117 +319,68 @@ export class DispatchEngine {
     };
   }
 
-  private onTimer(id: string): void {
-    const armed = this.armed.get(id);
-    if (!armed) return;
-    this.armed.delete(id);
-    this.inFlight.add(id);
-    this.ready.push(armed);
-    this.sending ??= setImmediate(() => this.sendReady());
-  }
-
-  /** Sends the next SEND_CHUNK ready fires; replies and lease renewals get their turn before the next chunk. */
-  private sendReady(): void {
-    this.sending = null;
-    const now = Date.now();
-    const lapsed: ArmedFire[] = [];
-    for (const armed of this.ready.splice(0, SEND_CHUNK)) {
-      const deadline = this.leaseDeadlines.get(armed.fire.id);
-      // Withdrawn, or found to be another replica's, while it waited: not ours to send.
-      if (deadline === undefined) this.inFlight.delete(armed.fire.id);
-      // Its lease may have run out (a stalled loop, failing renewals): sent only if it is still ours.
-      else if (deadline <= now) lapsed.push(armed);
-      else this.startSending(armed);
+  private onReports(reports: readonly LaunchReport[]): void {
+    const lapsed: string[] = [];
+    for (const report of reports) {
+      const launched = this.launched.get(report.id);
+      if (!launched) continue;
+      const settled = () => this.leaseDeadlines.delete(report.id);
+      switch (report.kind) {
+        case 'lapsed':
+          // Not yet disarmed: the launcher holds it until a renewal says whether it is still ours.
+          if (this.leaseDeadlines.has(report.id)) lapsed.push(report.id);
+          continue;
+        case 'dropped':
+          settled();
+          break;
+        case 'deferred':
+          this.recorder.defer({ id: report.id, at: new Date(report.untilMs), kind: 'breaker_deferred' });
+          settled();
+          break;
+        case 'mocked': {
+          const at = new Date(report.at);
+          this.record(launched, at, at, 0, { kind: 'response', status: MOCKED_RESPONSE.status, headers: {}, body: MOCKED_RESPONSE.body }, true, settled);
+          break;
+        }
+        case 'sent':
+          this.record(launched, new Date(report.firedAt), new Date(report.endedAt), report.durationMs, report.result, false, settled);
+          break;
+      }
+      this.launched.delete(report.id);
     }
     if (lapsed.length > 0) {
-      const work = this.sendIfStillHeld(lapsed).finally(() => this.inFlightWork.delete(work));
-      this.inFlightWork.add(work);
+      const work = this.resumeIfStillHeld(lapsed).finally(() => this.renewing.delete(work));
+      this.renewing.add(work);
     }
-    if (this.ready.length > 0) this.sending = setImmediate(() => this.sendReady());
+    if (this.launched.size === 0 && this.onAllReported) {
+      this.onAllReported();
+      this.onAllReported = null;
+    }
   }
 
-  private async sendIfStillHeld(fires: readonly ArmedFire[]): Promise<void> {
+  /** Fires whose lease ran out before their timer (a stalled loop, failing renewals): sent only if a renewal proves them still ours. */
+  private async resumeIfStillHeld(ids: readonly string[]): Promise<void> {
     const renewedAt = Date.now();
-    const renewed = await this.dueFires.renew(fires.map((f) => f.fire.id)).catch((error) => {
-      this.logger.warn(`renewing ${fires.length} lapsed leases failed; their fires go to whoever claims them next: ${(error as Error).message}`);
+    const renewed = await this.dueFires.renew(ids).catch((error) => {
+      this.logger.warn(`renewing ${ids.length} lapsed leases failed; their fires go to whoever claims them next: ${(error as Error).message}`);
       return new Set<string>();
     });
-    for (const armed of fires) {
-      const id = armed.fire.id;
+    const lost: string[] = [];
+    for (const id of ids) {
       if (renewed.has(id) && this.leaseDeadlines.has(id)) {
         this.leaseDeadlines.set(id, renewedAt + this.options.leaseMs);
-        this.startSending(armed);
-      } else {
-        this.inFlight.delete(id);
-        this.leaseDeadlines.delete(id);
-      }
+        this.launcher.resume(id, renewedAt + this.options.leaseMs);
+      } else lost.push(id);
     }
+    for (const id of lost) this.leaseDeadlines.delete(id);
+    // Disarmed in the launcher directly: their deadlines are gone already.
+    this.launcher.disarm(lost);
   }
 
-  private startSending(armed: ArmedFire): void {
-    const id = armed.fire.id;
-    const settled = () => {
-      this.inFlight.delete(id);
-      this.leaseDeadlines.delete(id);
-    };
-    const work = this.send(armed, settled)
-      .catch((error) => {
-        settled();
-        this.logger.error(`fire ${armed.fire.delivery_id} failed: ${(error as Error).stack}`);
-      })
-      .finally(() => this.inFlightWork.delete(work));
-    this.inFlightWork.add(work);
-  }
-
-  /** Sends one armed fire; `settled` runs once nothing more will be written for it. */
-  private async send(armed: ArmedFire, settled: () => void): Promise<void> {
-    const { fire } = armed;
-    if (isMocked(fire)) {
-      const at = this.clock.now();
-      return this.record(armed, at, at, 0, { kind: 'response', status: MOCKED_RESPONSE.status, headers: {}, body: MOCKED_RESPONSE.body }, true, settled);
-    }
-    const breaker = this.breakerFor(fire);
-    if (breaker) {
-      const decision = admit(this.breakers.get(breaker.key) ?? closedBreaker(), breaker.settings, this.clock.now().getTime());
-      this.breakers.set(breaker.key, decision.state);
-      if (decision.kind === 'defer') {
-        this.recorder.defer({ id: fire.id, at: new Date(decision.untilMs), kind: 'breaker_deferred' });
-        settled();
-        return;
-      }
-    }
-    const handedOver = this.clock.now();
-    const started = performance.now();
-    const result = await this.sender.send({
-      url: fire.request.endpoint,
-      method: fire.request.method,
-      headers: armed.headers,
-      body: fire.request.body,
-      timeoutMs: armed.policy.timeoutMs,
-    });
-    // fired_at is when the request went out: after any wait for a pooled connection (a burst).
-    const firedAt = new Date(handedOver.getTime() + (result.queuedMs ?? 0));
-    const durationMs = Math.round(performance.now() - started - (result.queuedMs ?? 0));
-    const endedAt = this.clock.now();
-    if (breaker) {
-      const failed = result.kind !== 'response' || (isRetryable(toAttemptResult(result, endedAt)) && (result.status < 200 || result.status >= 300));
-      const next = recordOutcome(this.breakers.get(breaker.key) ?? closedBreaker(), breaker.settings, failed, endedAt.getTime());
-      if (next.status === 'closed' && next.failures === 0) this.breakers.delete(breaker.key);
-      else this.breakers.set(breaker.key, next);
-    }
-    this.record(armed, firedAt, endedAt, durationMs, result, false, settled);
-  }
-
-  private breakerFor(fire: ClaimedFire): { key: string; settings: BreakerSettings } | null {
-    const breaker = fire.policy?.breaker;
-    if (!breaker) return null;
-    return { key: originKey(fire), settings: { failureThreshold: breaker.failure_threshold, coolDownMs: breaker.cool_down_ms } };
-  }
-
-  private record(armed: ArmedFire, firedAt: Date, endedAt: Date, durationMs: number, result: OutboundResult, mocked: boolean, settled: () => void): void {
-    const { fire, fireKind } = armed;
+  private record(launched: LaunchedFire, firedAt: Date, endedAt: Date, durationMs: number, result: OutboundResult, mocked: boolean, settled: () => void): void {
+    const { fire, fireKind } = launched;
     const scope: Scope = { projectId: fire.project_id, environment: fire.environment };
-    const step = nextAttempt(armed.policy, fire.round_attempt, toAttemptResult(result, endedAt), endedAt, Math.random);
+    const step = nextAttempt(launched.policy, fire.round_attempt, toAttemptResult(result, endedAt), endedAt, Math.random);
     const attempt: AttemptRecord = {
       n: fire.attempt,
       fire_kind: fireKind,
@@ -471,12 +415,6 @@ export class DispatchEngine {
       trace: fire.trace,
     });
   }
-}
-
-function toAttemptResult(result: OutboundResult, now: Date): AttemptResult {
-  if (result.kind !== 'response') return { kind: result.kind };
-  const retryAfter = result.headers['retry-after'];
-  return { kind: 'response', status: result.status, retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now) };
 }
 
 /** What the attempt shows as `error`: transport failures, refusals, and redirects (never followed). */

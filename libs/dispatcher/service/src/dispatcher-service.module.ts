@@ -2,8 +2,8 @@ import { Module } from '@nestjs/common';
 import { PLATFORM_CONFIG, type PlatformConfig } from '@schedstack/platform';
 import { DispatcherApplication } from './dispatcher.application';
 import { DispatcherController } from './dispatcher.controller';
-import { HTTP_SENDER, UndiciHttpSender } from './http-sender';
 import { OutboundGuard } from './outbound-guard';
+import { LAUNCH_PAD, ThreadedLaunchPad } from './threaded-launch-pad';
 
 /** The dispatcher service (SPEC §4). */
 @Module({
@@ -11,10 +11,13 @@ import { OutboundGuard } from './outbound-guard';
   providers: [
     DispatcherApplication,
     {
-      provide: HTTP_SENDER,
-      // The guard reads the allowlist here, at start, so a bad entry stops the process with a clear message.
-      useFactory: (config: PlatformConfig) =>
-        new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: config.allowLoopbackTargets, allowlist: config.outboundAllowlist }) }),
+      provide: LAUNCH_PAD,
+      useFactory: (config: PlatformConfig) => {
+        const guard = { allowLoopback: config.allowLoopbackTargets, allowlist: config.outboundAllowlist };
+        // Checked here too, at start, so a bad allowlist entry stops the process with a clear message (the sending thread builds its own guard).
+        new OutboundGuard(guard);
+        return new ThreadedLaunchPad({ guard });
+      },
       inject: [PLATFORM_CONFIG],
     },
   ],

@@ -18,8 +18,9 @@ import type { Pool } from 'pg';
 import { DEFAULT_ENGINE_OPTIONS, DispatchEngine } from './dispatch-engine';
 import { createDispatcherProjection, DISPATCHER_MIGRATIONS, signingSecretsProjection } from './dispatcher.projection';
 import { exposeQueueDepth } from './delivery.metrics';
-import { HTTP_SENDER, type HttpSender } from './http-sender';
+import type { LaunchPad } from './launcher';
 import { SigningSecrets } from './signing-secrets';
+import { LAUNCH_PAD } from './threaded-launch-pad';
 import { sloReport } from './slo-report';
 
 const DUE_FIRES_PROJECTION = 'dispatcher.due-fires';
@@ -37,7 +38,7 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
     @Inject(EVENT_FEED) feed: EventFeed,
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(HTTP_SENDER) private readonly sender: HttpSender,
+    @Inject(LAUNCH_PAD) private readonly launcher: LaunchPad,
     @Inject(PLATFORM_CONFIG) private readonly config: PlatformConfig,
   ) {
     const dueFires = createDispatcherProjection({ onWithdrawn: (ids) => this.engine.withdraw(ids) });
@@ -52,7 +53,7 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
     if (!config.secretsKey && config.profile === 'distributed') {
       new Logger('dispatcher').warn('SCHEDSTACK_SECRETS_KEY is not set: delivery signing secrets are stored unsealed in the event store');
     }
-    this.engine = new DispatchEngine(pool, store, sender, clock, this.signingSecrets, {
+    this.engine = new DispatchEngine(pool, store, launcher, clock, this.signingSecrets, {
       ...DEFAULT_ENGINE_OPTIONS,
       ...config.dispatch,
       userAgent: `SchedStack/${config.version}`,
@@ -72,7 +73,7 @@ export class DispatcherApplication implements OnModuleInit, OnApplicationBootstr
     exposeQueueDepth(null);
     await this.engine.stop();
     await this.readModels.stop();
-    await this.sender.close();
+    await this.launcher.close();
   }
 
   async get({ scope, id }: GetByIdQuery): Promise<DeliveryView> {

@@ -34,8 +34,6 @@ export interface HttpSender {
   close(): Promise<void>;
 }
 
-export const HTTP_SENDER = Symbol('HTTP_SENDER');
-
 const RESPONSE_EXCERPT_BYTES = 4096;
 
 export interface UndiciHttpSenderOptions {
