@@ -122,7 +122,13 @@ describe('SSRF forms beyond dispatcher.ssrf.e2e.ts: refused in live, and nothing
       listener.listen({ host: '::', port: 0, ipv6Only: false }, resolve);
     });
     port = (listener.address() as { port: number }).port;
-    stack = await startDispatchStack('proof_ssrf', { SCHEDSTACK_ALLOW_LOOPBACK: 'false', SCHEDSTACK_OUTBOUND_ALLOWLIST: '127.0.0.2/32' });
+    stack = await startDispatchStack('proof_ssrf', {
+      SCHEDSTACK_ALLOW_LOOPBACK: 'false',
+      SCHEDSTACK_OUTBOUND_ALLOWLIST: '127.0.0.2/32',
+      // The spy on dns.lookup lives in this thread, so the guard runs here too: the same launcher,
+      // sender and guard as on the sending thread (test/e2e/dispatcher.ssrf.e2e.ts covers that one).
+      SCHEDSTACK_DISPATCH_THREAD: 'false',
+    });
   }, 60_000);
 
   afterAll(async () => {

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { PLATFORM_CONFIG, type PlatformConfig } from '@schedstack/platform';
 import { DispatcherApplication } from './dispatcher.application';
 import { DispatcherController } from './dispatcher.controller';
+import { UndiciHttpSender } from './http-sender';
+import { FireLauncher } from './launcher';
 import { OutboundGuard } from './outbound-guard';
 import { LAUNCH_PAD, ThreadedLaunchPad } from './threaded-launch-pad';
 
@@ -14,9 +16,9 @@ import { LAUNCH_PAD, ThreadedLaunchPad } from './threaded-launch-pad';
       provide: LAUNCH_PAD,
       useFactory: (config: PlatformConfig) => {
         const guard = { allowLoopback: config.allowLoopbackTargets, allowlist: config.outboundAllowlist };
-        // Checked here too, at start, so a bad allowlist entry stops the process with a clear message (the sending thread builds its own guard).
-        new OutboundGuard(guard);
-        return new ThreadedLaunchPad({ guard });
+        // Built here in either case, so a bad allowlist entry stops the process at start with a clear message.
+        const checked = new OutboundGuard(guard);
+        return config.sendingThread ? new ThreadedLaunchPad({ guard }) : new FireLauncher(new UndiciHttpSender({ guard: checked }));
       },
       inject: [PLATFORM_CONFIG],
     },
