@@ -126,8 +126,8 @@ describe('SSRF forms beyond dispatcher.ssrf.e2e.ts: refused in live, and nothing
       SCHEDSTACK_ALLOW_LOOPBACK: 'false',
       SCHEDSTACK_OUTBOUND_ALLOWLIST: '127.0.0.2/32',
       // The spy on dns.lookup lives in this thread, so the guard runs here too: the same launcher,
-      // sender and guard as on the sending thread (test/e2e/dispatcher.ssrf.e2e.ts covers that one).
-      SCHEDSTACK_DISPATCH_THREAD: 'false',
+      // sender and guard as on the sending threads (test/e2e/dispatcher.ssrf.e2e.ts covers those).
+      SCHEDSTACK_DISPATCH_THREADS: '0',
     });
   }, 60_000);
 

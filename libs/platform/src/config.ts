@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 
 /** SPEC §1 runtime profiles. */
@@ -25,8 +26,8 @@ export interface PlatformConfig {
    */
   readonly outboundAllowlist: readonly string[];
   /** Dispatcher timing: leases (SCHEDSTACK_DISPATCH_LEASE_MS), look-ahead and claim polling. */
-  /** Fires are timed and sent on a thread of their own (SCHEDSTACK_DISPATCH_THREAD, default true; docs/dispatcher.md). */
-  readonly sendingThread: boolean;
+  /** Threads that time and send fires (SCHEDSTACK_DISPATCH_THREADS; 0: the main thread; docs/dispatcher.md). */
+  readonly sendingThreads: number;
   readonly dispatch: { readonly leaseMs: number; readonly lookAheadMs: number; readonly pollIntervalMs: number; readonly batchSize: number };
   /** 32 bytes, base64 (SCHEDSTACK_SECRETS_KEY): seals signing secrets at rest; null leaves them unsealed. */
   readonly secretsKey: string | null;
@@ -74,7 +75,7 @@ export function loadConfig(profile: Profile, env: NodeJS.ProcessEnv = process.en
     home: path.resolve(env.SCHEDSTACK_HOME || '.schedstack'),
     allowLoopbackTargets: allowLoopback === 'true' || allowLoopback === '1',
     outboundAllowlist: (env.SCHEDSTACK_OUTBOUND_ALLOWLIST ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-    sendingThread: booleanFrom(env, 'SCHEDSTACK_DISPATCH_THREAD', true),
+    sendingThreads: intFrom(env, 'SCHEDSTACK_DISPATCH_THREADS', Math.min(2, availableParallelism()), 0, 64),
     dispatch: {
       leaseMs: intFrom(env, 'SCHEDSTACK_DISPATCH_LEASE_MS', 30_000, 500, 3_600_000),
       lookAheadMs: intFrom(env, 'SCHEDSTACK_DISPATCH_LOOKAHEAD_MS', 1_000, 0, 600_000),
@@ -90,14 +91,6 @@ export function loadConfig(profile: Profile, env: NodeJS.ProcessEnv = process.en
     version: packageVersion(),
     sloObjectiveMs: intFrom(env, 'SCHEDSTACK_SLO_OBJECTIVE_MS', 300, 1, 3_600_000),
   };
-}
-
-function booleanFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(`${name} must be true or false, got '${raw}'`);
 }
 
 function secretsKeyFrom(env: NodeJS.ProcessEnv): string | null {

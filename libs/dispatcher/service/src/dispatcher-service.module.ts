@@ -18,7 +18,7 @@ import { LAUNCH_PAD, ThreadedLaunchPad } from './threaded-launch-pad';
         const guard = { allowLoopback: config.allowLoopbackTargets, allowlist: config.outboundAllowlist };
         // Built here in either case, so a bad allowlist entry stops the process at start with a clear message.
         const checked = new OutboundGuard(guard);
-        return config.sendingThread ? new ThreadedLaunchPad({ guard }) : new FireLauncher(new UndiciHttpSender({ guard: checked }));
+        return config.sendingThreads > 0 ? new ThreadedLaunchPad({ guard }, config.sendingThreads) : new FireLauncher(new UndiciHttpSender({ guard: checked }));
       },
       inject: [PLATFORM_CONFIG],
     },

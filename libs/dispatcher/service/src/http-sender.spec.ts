@@ -1,4 +1,6 @@
 import { type Receiver, startReceiver } from '@schedstack/testing';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { UndiciHttpSender } from './http-sender';
 import { OutboundGuard } from './outbound-guard';
 
@@ -44,5 +46,51 @@ describe('UndiciHttpSender — time spent waiting for a connection', () => {
     } finally {
       await strict.close();
     }
+  });
+});
+
+/** SPEC §4 attempt timeout: the whole exchange, not only the wait for headers or between chunks. */
+describe('UndiciHttpSender — attempt timeouts', () => {
+  let server: Server;
+  let url: string;
+  let sender: UndiciHttpSender;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/silent') return; // never answers
+      if (req.url === '/fast') return void res.end('done');
+      // Headers at once, then a byte every 100 ms: neither undici's headers nor its body timeout
+      // (300 ms each) ever runs out, only the deadline of the exchange as a whole.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const drip = setInterval(() => res.write('.'), 100);
+      res.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }) });
+  });
+
+  afterAll(async () => {
+    await sender.close().catch(() => undefined);
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const send = (path: string, timeoutMs = 300) => sender.send({ url: `${url}${path}`, method: 'POST', headers: {}, body: '{}', timeoutMs });
+
+  it('times out a target that never answers', async () => {
+    expect(await send('/silent')).toEqual({ kind: 'timeout', error: 'timeout: no response within 300 ms' });
+  });
+
+  it('times out a body that keeps trickling past the deadline', async () => {
+    expect(await send('/drip')).toEqual({ kind: 'timeout', error: 'timeout: no response within 300 ms' });
+  });
+
+  it('does not abort an exchange that ended in time, however long the sender lives on', async () => {
+    const answers = await Promise.all([send('/fast'), send('/fast', 1_000), send('/fast', 300)]);
+    expect(answers.map((a) => a.kind === 'response' && a.body)).toEqual(['done', 'done', 'done']);
+    // Past every deadline: nothing is left to sweep (a completed request is forgotten at once).
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(sender['deadlines']['byTimeout'].size).toBe(0);
   });
 });

@@ -113,9 +113,51 @@ describe('ThreadedLaunchPad: the launcher on a sending thread of its own', () =>
   it('reports what a dead thread held as dropped and goes on with a new one', async () => {
     pad.arm([order('x1', { atMs: Date.now() + 60_000 })]);
     // The thread dies (an out-of-memory abort, a native crash): here, terminated from outside.
-    await pad['worker'].terminate();
+    await pad['lanes'][0].worker.terminate();
     await eventually(() => reportsOf('x1').includes('dropped'));
     pad.arm([order('x2')]);
     await eventually(() => reportsOf('x2').includes('sent'));
+  });
+
+  describe('with two sending threads', () => {
+    let two: ThreadedLaunchPad;
+    let mine: LaunchReport[];
+    const mineOf = (id: string) => mine.filter((r) => r.id === id).map((r) => r.kind);
+
+    beforeEach(() => {
+      mine = [];
+      two = new ThreadedLaunchPad({ guard: { allowLoopback: true, allowlist: [] } }, 2);
+      two.connect((batch) => mine.push(...batch));
+    });
+
+    afterEach(async () => {
+      await two.stop();
+      await two.close();
+    });
+
+    it('uses both threads, and disarms, extends and stops each order on the thread that holds it', async () => {
+      receiver.respondWith(() => ({ status: 200, body: 'ok' }));
+      const later = ['t1', 't2', 't3', 't4'].map((id) => order(id, { atMs: Date.now() + 60_000 }));
+      two.arm(later);
+      const lanes = new Set(later.map((o) => two['laneOf'].get(o.id)));
+      expect(lanes.size).toBe(2);
+      two.disarm(['t1', 't2']);
+      await eventually(() => mineOf('t1').includes('dropped') && mineOf('t2').includes('dropped'));
+      // Both threads send what is due now.
+      two.arm([order('n1'), order('n2')]);
+      await eventually(() => mineOf('n1').includes('sent') && mineOf('n2').includes('sent'));
+      expect((await two.stop()).sort()).toEqual(['t3', 't4']);
+    });
+
+    it("sends every fire of an origin with a breaker through one thread, so the origin's failures open one breaker", async () => {
+      receiver.respondWith(() => ({ status: 500, body: 'down' }));
+      const breaker = { key: 'test|live|http://origin.example', settings: { failureThreshold: 1, coolDownMs: 60_000 } };
+      two.arm([order('b1', { breaker })]);
+      await eventually(() => mineOf('b1').includes('sent'));
+      two.arm([order('b2', { breaker, atMs: Date.now() + 50 })]);
+      await eventually(() => mineOf('b2').length > 0);
+      expect(mineOf('b2')).toEqual(['deferred']);
+      receiver.respondWith(() => ({ status: 200, body: 'ok' }));
+    });
   });
 });

@@ -33,24 +33,40 @@ const ARM_SLICE = 50;
 /** Run from TypeScript sources (jest), the thread compiles what it loads the way jest does. */
 const TS_HOOK = join(__dirname, '..', '..', '..', '..', 'tools', 'register-ts.js');
 
+/** One sending thread and what is waiting on it. */
+interface Lane {
+  readonly index: number;
+  worker: Worker;
+  stopping: ((unsent: string[]) => void) | null;
+  closing: (() => void) | null;
+}
+
 /**
- * The launcher on a worker thread of its own: its timers and sockets are not held up by the
+ * The launcher on worker threads of its own: their timers and sockets are not held up by the
  * projections, claims and recording of the main thread, which on a busy process delayed fires by
- * tens of milliseconds (docs/dispatcher.md, "The sending thread"). If the thread dies, the fires it
- * held are reported dropped (their leases run out and they are claimed again) and a new one starts.
+ * tens of milliseconds (docs/dispatcher.md, "The sending thread"). With several threads (lanes),
+ * orders go round the lanes, except that every fire with a breaker goes to its origin's lane, so
+ * each origin's breaker lives in one place. If a thread dies, the fires it held are reported
+ * dropped (their leases run out and they are claimed again) and a new one takes its lane.
  */
 export class ThreadedLaunchPad implements LaunchPad {
   private readonly logger = new Logger('dispatcher');
   private listener: (reports: LaunchReport[]) => void = () => undefined;
-  private worker: Worker;
-  /** Orders the current thread holds and has not reported on for good. */
-  private readonly outstanding = new Set<string>();
-  private stopping: ((unsent: string[]) => void) | null = null;
-  private closing: (() => void) | null = null;
+  private readonly lanes: Lane[];
+  /** The lane of every order not yet reported on for good. */
+  private readonly laneOf = new Map<string, Lane>();
+  private nextLane = 0;
   private closed = false;
 
-  constructor(private readonly options: SendingThreadOptions) {
-    this.worker = this.spawn();
+  constructor(
+    private readonly options: SendingThreadOptions,
+    threads = 1,
+  ) {
+    this.lanes = Array.from({ length: Math.max(1, threads) }, (_, index) => {
+      const lane: Lane = { index, worker: null as unknown as Worker, stopping: null, closing: null };
+      lane.worker = this.spawn(lane);
+      return lane;
+    });
   }
 
   connect(listener: (reports: LaunchReport[]) => void): void {
@@ -58,92 +74,127 @@ export class ThreadedLaunchPad implements LaunchPad {
   }
 
   arm(orders: readonly LaunchOrder[]): void {
-    if (orders.length === 0) return;
-    for (const order of orders) this.outstanding.add(order.id);
-    // A claim of hundreds goes over in slices: the thread reads each message in one go, and its timers wait meanwhile.
-    for (let i = 0; i < orders.length; i += ARM_SLICE) this.post({ kind: 'arm', orders: orders.slice(i, i + ARM_SLICE) });
+    const byLane = new Map<Lane, LaunchOrder[]>();
+    for (const order of orders) {
+      const lane = order.breaker ? this.lanes[laneHash(order.breaker.key) % this.lanes.length] : this.lanes[this.nextLane++ % this.lanes.length];
+      this.laneOf.set(order.id, lane);
+      let batch = byLane.get(lane);
+      if (!batch) byLane.set(lane, (batch = []));
+      batch.push(order);
+    }
+    // A claim of hundreds goes over in slices: a thread reads each message in one go, and its timers wait meanwhile.
+    for (const [lane, batch] of byLane) {
+      for (let i = 0; i < batch.length; i += ARM_SLICE) this.post(lane, { kind: 'arm', orders: batch.slice(i, i + ARM_SLICE) });
+    }
   }
 
   disarm(ids: readonly string[]): void {
-    if (ids.length > 0) this.post({ kind: 'disarm', ids });
+    for (const [lane, some] of this.group(ids, (id) => id)) this.post(lane, { kind: 'disarm', ids: some });
   }
 
   extend(leases: ReadonlyArray<readonly [string, number]>): void {
-    if (leases.length > 0) this.post({ kind: 'extend', leases });
+    for (const [lane, some] of this.group(leases, ([id]) => id)) this.post(lane, { kind: 'extend', leases: some });
   }
 
   resume(id: string, leaseDeadline: number): void {
-    this.post({ kind: 'resume', id, leaseDeadline });
+    const lane = this.laneOf.get(id);
+    if (lane) this.post(lane, { kind: 'resume', id, leaseDeadline });
   }
 
-  stop(): Promise<string[]> {
-    return new Promise((resolve) => {
-      this.stopping = (unsent) => {
-        for (const id of unsent) this.outstanding.delete(id);
-        resolve(unsent);
-      };
-      this.post({ kind: 'stop' });
-    });
+  async stop(): Promise<string[]> {
+    const unsent = await Promise.all(
+      this.lanes.map(
+        (lane) =>
+          new Promise<string[]>((resolve) => {
+            lane.stopping = resolve;
+            this.post(lane, { kind: 'stop' });
+          }),
+      ),
+    );
+    const all = unsent.flat();
+    for (const id of all) this.laneOf.delete(id);
+    return all;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await new Promise<void>((resolve) => {
-      this.closing = resolve;
-      this.post({ kind: 'close' });
-    });
+    await Promise.all(
+      this.lanes.map(
+        (lane) =>
+          new Promise<void>((resolve) => {
+            lane.closing = resolve;
+            this.post(lane, { kind: 'close' });
+          }),
+      ),
+    );
     this.closed = true;
-    await this.worker.terminate();
+    await Promise.all(this.lanes.map((lane) => lane.worker.terminate()));
   }
 
-  private post(message: PadMessage): void {
-    this.worker.postMessage(message);
+  /** The items whose order is outstanding, by lane (an id already reported on for good has no lane and nothing to do). */
+  private group<T>(items: readonly T[], idOf: (item: T) => string): Map<Lane, T[]> {
+    const byLane = new Map<Lane, T[]>();
+    for (const item of items) {
+      const lane = this.laneOf.get(idOf(item));
+      if (!lane) continue;
+      let some = byLane.get(lane);
+      if (!some) byLane.set(lane, (some = []));
+      some.push(item);
+    }
+    return byLane;
   }
 
-  private spawn(): Worker {
+  private post(lane: Lane, message: PadMessage): void {
+    lane.worker.postMessage(message);
+  }
+
+  private spawn(lane: Lane): Worker {
     const entry = join(__dirname, `sending-thread${extname(__filename)}`);
     const worker = entry.endsWith('.ts')
       ? new Worker(`require(${JSON.stringify(TS_HOOK)}); require(${JSON.stringify(entry)});`, { eval: true, workerData: this.options })
       : new Worker(entry, { workerData: this.options });
-    // The engine's own timers and handles keep the process alive while there is work; the thread need not.
+    // The engine's own timers and handles keep the process alive while there is work; the threads need not.
     worker.unref();
-    worker.on('message', (message: ThreadMessage) => this.onMessage(message));
-    worker.on('error', (error) => this.logger.error(`the sending thread failed: ${error.stack ?? error.message}`));
-    worker.on('exit', (code) => this.onExit(worker, code));
+    worker.on('message', (message: ThreadMessage) => this.onMessage(lane, message));
+    worker.on('error', (error) => this.logger.error(`sending thread ${lane.index} failed: ${error.stack ?? error.message}`));
+    worker.on('exit', (code) => this.onExit(lane, worker, code));
     return worker;
   }
 
-  private onMessage(message: ThreadMessage): void {
+  private onMessage(lane: Lane, message: ThreadMessage): void {
     switch (message.kind) {
       case 'reports':
-        for (const report of message.reports) if (report.kind !== 'lapsed') this.outstanding.delete(report.id);
+        for (const report of message.reports) if (report.kind !== 'lapsed') this.laneOf.delete(report.id);
         return this.listener(message.reports);
       case 'stopped':
-        this.stopping?.(message.unsent);
-        this.stopping = null;
+        lane.stopping?.(message.unsent);
+        lane.stopping = null;
         return;
       case 'closed':
-        this.closing?.();
-        this.closing = null;
+        lane.closing?.();
+        lane.closing = null;
         return;
     }
   }
 
-  /** An exit nobody asked for: what the thread held is dropped (not known sent or not), and a new thread takes its place. */
-  private onExit(worker: Worker, code: number): void {
-    if (this.closed || worker !== this.worker) return;
-    const lost = [...this.outstanding];
-    this.outstanding.clear();
-    this.logger.error(`the sending thread exited (code ${code}); ${lost.length} fires it held go to whoever claims them once their leases run out`);
-    this.worker = this.spawn();
-    if (this.stopping) {
-      this.stopping([]);
-      this.stopping = null;
-    }
-    if (this.closing) {
-      this.closing();
-      this.closing = null;
-    }
+  /** An exit nobody asked for: what the thread held is dropped (not known sent or not), and a new thread takes its lane. */
+  private onExit(lane: Lane, worker: Worker, code: number): void {
+    if (this.closed || worker !== lane.worker) return;
+    const lost = [...this.laneOf].filter(([, of]) => of === lane).map(([id]) => id);
+    for (const id of lost) this.laneOf.delete(id);
+    this.logger.error(`sending thread ${lane.index} exited (code ${code}); ${lost.length} fires it held go to whoever claims them once their leases run out`);
+    lane.worker = this.spawn(lane);
+    lane.stopping?.([]);
+    lane.stopping = null;
+    lane.closing?.();
+    lane.closing = null;
     if (lost.length > 0) this.listener(lost.map((id) => ({ kind: 'dropped', id })));
   }
+}
+
+/** A stable lane for an origin (FNV-1a). */
+function laneHash(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
 }
