@@ -27,7 +27,7 @@ export type LaunchReport =
   | { readonly kind: 'dropped'; readonly id: string };
 
 /**
- * The dispatcher's timer-to-socket path (docs/dispatcher.md, "The sending thread"): arms a timer per
+ * The dispatcher's timer-to-socket path (docs/dispatcher.md, "The sending threads"): arms a timer per
  * fire and sends it when it runs, unless its lease has lapsed. The engine claims, renews and records;
  * a launcher only times and sends, so it can run on a thread of its own where nothing else delays it.
  */

@@ -1,5 +1,5 @@
 /**
- * Entry point of the dispatcher's sending thread (docs/dispatcher.md, "The sending thread"): a
+ * Entry point of the dispatcher's sending thread (docs/dispatcher.md, "The sending threads"): a
  * FireLauncher with its own undici pool and outbound guard, driven by the messages of a
  * ThreadedLaunchPad on the main thread.
  */

@@ -44,7 +44,7 @@ interface Lane {
 /**
  * The launcher on worker threads of its own: their timers and sockets are not held up by the
  * projections, claims and recording of the main thread, which on a busy process delayed fires by
- * tens of milliseconds (docs/dispatcher.md, "The sending thread"). With several threads (lanes),
+ * tens of milliseconds (docs/dispatcher.md, "The sending threads"). With several threads (lanes),
  * orders go round the lanes, except that every fire with a breaker goes to its origin's lane, so
  * each origin's breaker lives in one place. If a thread dies, the fires it held are reported
  * dropped (their leases run out and they are claimed again) and a new one takes its lane.
