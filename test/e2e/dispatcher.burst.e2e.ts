@@ -1,4 +1,6 @@
+import { ThreadedLaunchPad } from '@schedstack/dispatcher-service';
 import { type Receiver, startReceiver } from '@schedstack/testing';
+import { availableParallelism } from 'node:os';
 import { type DispatchStack, eventually, startDispatchStack } from '../support';
 
 /**
@@ -34,5 +36,10 @@ describe('dispatcher burst — full claim batches are followed at once (local pr
     const received = await receiver.waitFor(60, 30_000);
     expect(new Set(received.map((r) => r.headers['sched-delivery-id'])).size).toBe(60);
     expect(new Set(received.map((r) => r.headers['sched-delivery-id']))).toEqual(new Set(planned.map((p) => p.deliveryId)));
+  });
+
+  it('sends from sending threads of their own, two by default (one on a one-core machine)', () => {
+    expect(stack.launchPad).toBeInstanceOf(ThreadedLaunchPad);
+    expect((stack.launchPad as ThreadedLaunchPad)['lanes']).toHaveLength(Math.min(2, availableParallelism()));
   });
 });

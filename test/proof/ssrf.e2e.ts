@@ -4,6 +4,7 @@ import { connect, createServer, isIP, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
 import type { DeliveryPolicy, DeliveryView } from '@schedstack/contracts';
+import { FireLauncher } from '@schedstack/dispatcher-service';
 import { type DispatchStack, eventually, startDispatchStack } from '../support';
 
 /**
@@ -138,6 +139,10 @@ describe('SSRF forms beyond dispatcher.ssrf.e2e.ts: refused in live, and nothing
   });
 
   const endpoint = (template: string) => template.replace('PORT', String(port));
+
+  it('guards on this thread, where the dns.lookup spy is (else every name below would fail to resolve, not be refused)', () => {
+    expect(stack.launchPad).toBeInstanceOf(FireLauncher);
+  });
 
   it('hears a direct connection to every local address it guards (so zero below means zero)', async () => {
     const targets = ['127.0.0.1', '::1', '127.53.1.9', '127.0.0.2', ...OWN_ADDRESSES];

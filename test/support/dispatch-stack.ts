@@ -8,6 +8,7 @@ import {
   type Scope,
   streamName,
 } from '@schedstack/contracts';
+import { LAUNCH_PAD, type LaunchPad } from '@schedstack/dispatcher-service';
 import { EVENT_STORE, type EventStore } from '@schedstack/event-store';
 import { loadConfig } from '@schedstack/platform';
 import { type LocalApp, startLocalApp } from '@schedstack/runtime';
@@ -57,6 +58,8 @@ export async function withdrawSchedule(store: EventStore, scope: Scope, schedule
 
 export interface DispatchStack extends TestStack {
   readonly store: EventStore;
+  /** Where the engine's fires are timed and sent (docs/dispatcher.md, "The sending threads"). */
+  readonly launchPad: LaunchPad;
   /** The stack's database, for the few checks no API shows (leases). */
   readonly pool: Pool;
   scope(environment: Environment): Scope;
@@ -97,6 +100,9 @@ export async function startDispatchStack(label: string, env: Record<string, stri
     },
     get store() {
       return storeOf();
+    },
+    get launchPad() {
+      return local.app.get<typeof LAUNCH_PAD, LaunchPad>(LAUNCH_PAD, { strict: false });
     },
     pool,
     scope: (environment) => ({ projectId: demo.project_id, environment }),
