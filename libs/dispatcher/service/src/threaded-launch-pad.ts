@@ -62,11 +62,7 @@ export class ThreadedLaunchPad implements LaunchPad {
     private readonly options: SendingThreadOptions,
     threads = 1,
   ) {
-    this.lanes = Array.from({ length: Math.max(1, threads) }, (_, index) => {
-      const lane: Lane = { index, worker: null as unknown as Worker, stopping: null, closing: null };
-      lane.worker = this.spawn(lane);
-      return lane;
-    });
+    this.lanes = Array.from({ length: Math.max(1, threads) }, (_, index) => ({ index, worker: this.spawn(index), stopping: null, closing: null }));
   }
 
   connect(listener: (reports: LaunchReport[]) => void): void {
@@ -148,16 +144,17 @@ export class ThreadedLaunchPad implements LaunchPad {
     lane.worker.postMessage(message);
   }
 
-  private spawn(lane: Lane): Worker {
+  /** A thread for lane `index`; its events find the lane when they come, once `lanes` is set. */
+  private spawn(index: number): Worker {
     const entry = join(__dirname, `sending-thread${extname(__filename)}`);
     const worker = entry.endsWith('.ts')
       ? new Worker(`require(${JSON.stringify(TS_HOOK)}); require(${JSON.stringify(entry)});`, { eval: true, workerData: this.options })
       : new Worker(entry, { workerData: this.options });
     // The engine's own timers and handles keep the process alive while there is work; the threads need not.
     worker.unref();
-    worker.on('message', (message: ThreadMessage) => this.onMessage(lane, message));
-    worker.on('error', (error) => this.logger.error(`sending thread ${lane.index} failed: ${error.stack ?? error.message}`));
-    worker.on('exit', (code) => this.onExit(lane, worker, code));
+    worker.on('message', (message: ThreadMessage) => this.onMessage(this.lanes[index], message));
+    worker.on('error', (error) => this.logger.error(`sending thread ${index} failed: ${error.stack ?? error.message}`));
+    worker.on('exit', (code) => this.onExit(this.lanes[index], worker, code));
     return worker;
   }
 
@@ -183,7 +180,7 @@ export class ThreadedLaunchPad implements LaunchPad {
     const lost = [...this.laneOf].filter(([, of]) => of === lane).map(([id]) => id);
     for (const id of lost) this.laneOf.delete(id);
     this.logger.error(`sending thread ${lane.index} exited (code ${code}); ${lost.length} fires it held go to whoever claims them once their leases run out`);
-    lane.worker = this.spawn(lane);
+    lane.worker = this.spawn(lane.index);
     lane.stopping?.([]);
     lane.stopping = null;
     lane.closing?.();
