@@ -113,3 +113,6 @@ export function domainErrorBody(error: DomainError): ApiErrorBody {
     ...(error.param ? { param: error.param } : {}),
   };
 }
+
+/** A setting the process was started with is wrong: it stops at start, naming the setting. */
+export class ConfigError extends Error {}

@@ -1,3 +1,4 @@
+import { ConfigError } from '@schedstack/contracts';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 
@@ -42,7 +43,9 @@ export interface PlatformConfig {
   readonly sloObjectiveMs: number;
 }
 
-export class ConfigError extends Error {}
+// Defined with the other errors in contracts, so code that runs where the platform is not loaded
+// (the dispatcher's sending threads build an outbound guard) can throw it too.
+export { ConfigError };
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import { ConfigError } from '@schedstack/platform';
+import { ConfigError } from '@schedstack/contracts';
 import * as ipaddr from 'ipaddr.js';
 import { buildConnector } from 'undici';
 

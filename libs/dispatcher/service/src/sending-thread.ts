@@ -20,7 +20,7 @@ try {
 } catch {
   // Not allowed: the thread runs at the process's own priority.
 }
-const launcher = new FireLauncher(new UndiciHttpSender({ guard: new OutboundGuard(options.guard), connections: options.connections }));
+const launcher = new FireLauncher(new UndiciHttpSender({ guard: new OutboundGuard(options.guard) }));
 
 // Reports of one turn of the event loop travel together: one message, not one per fire.
 let pending: LaunchReport[] = [];

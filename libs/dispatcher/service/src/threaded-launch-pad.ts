@@ -6,8 +6,6 @@ import type { OutboundGuardOptions } from './outbound-guard';
 
 export interface SendingThreadOptions {
   readonly guard: OutboundGuardOptions;
-  /** Connections per origin (default 256). */
-  readonly connections?: number;
 }
 
 /** Main thread → sending thread. */
