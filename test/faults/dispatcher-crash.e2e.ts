@@ -97,7 +97,18 @@ describeWithNats('fault: kill -9 of a dispatcher during a 5,000-fire burst (dist
     await eventually(async () => distinct() >= FIRES, 120_000, 100);
     const drainedAt = Date.now();
     // Every fire is done, so no late copy can still be on its way.
-    await eventually(async () => (await count(`SELECT count(*) AS n FROM dsp_due_fires WHERE delivery_id = ANY($1) AND state = 'done'`, [ids])) === FIRES, 60_000, 250);
+    await eventually(async () => {
+      const { rows } = await pool.query<{ state: string; attempt: number; owner: string | null; expired: boolean; n: string }>(
+        `SELECT state, attempt, CASE WHEN state = 'pending' THEN split_part(lease_owner, ':', 2) END AS owner,
+                CASE WHEN state = 'pending' THEN coalesce(lease_until < now(), true) END AS expired, count(*) AS n
+           FROM dsp_due_fires WHERE delivery_id = ANY($1) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+        [ids],
+      );
+      const settled = rows.length === 1 && rows[0].state === 'done' && rows[0].attempt === 1 && Number(rows[0].n) === FIRES;
+      // What is still open, for the failure message (pids: killed ${doomed.child.pid}, survivor ${survivor.child.pid}).
+      if (!settled) throw new Error(`due fires by state/attempt/lease owner pid/expired: ${JSON.stringify(rows)}`);
+      return settled;
+    }, 60_000, 250);
 
     const byId = new Map<string, ReceivedRequest[]>();
     for (const r of receiver.requests) {

@@ -57,6 +57,11 @@ export async function startReceiver(options: { host?: string } = {}): Promise<Re
       for (const w of waiters.filter((w) => requests.length >= w.count)) w.resolve();
     });
   });
+  // Idle keep-alive connections stay open for the whole test. With Node's default of 5 s, a client
+  // that reuses a connection just as the server closes it (its own idle timer running late on a
+  // saturated CI machine) gets a reset, and the product rightly records a failed attempt and
+  // retries: real behaviour, but not what a test about something else should have to allow for.
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
