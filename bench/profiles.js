@@ -100,8 +100,19 @@ async function startLocal() {
 }
 
 const APPS = ['environments', 'schedules', 'dispatcher', 'webhooks', 'gateway'];
+const DISPATCHERS = 2;
 
-async function startDistributed({ dispatchers = 2 } = {}) {
+/**
+ * The distributed profile's dispatchers share this machine: each gets its share of the cores as
+ * sending threads (one each for two dispatchers on two cores), as an operator would configure
+ * co-located replicas; the default for a dispatcher alone (two) put four on two cores and raised
+ * W1's tail (bench/README.md). SCHEDSTACK_DISPATCH_THREADS in the bench's environment wins.
+ */
+function sendingThreadsPerDispatcher(dispatchers = DISPATCHERS) {
+  return Number(process.env.SCHEDSTACK_DISPATCH_THREADS ?? Math.max(1, Math.floor(os.availableParallelism() / dispatchers)));
+}
+
+async function startDistributed({ dispatchers = DISPATCHERS } = {}) {
   const { Client } = require('pg');
   const { connect, JSONCodec } = require('nats');
   const adminUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -140,13 +151,15 @@ async function startDistributed({ dispatchers = 2 } = {}) {
     await c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await c.end();
   };
+  const sendingThreads = String(sendingThreadsPerDispatcher(dispatchers));
   try {
     for (const app of APPS) {
       const copies = app === 'dispatcher' ? dispatchers : 1;
       for (let i = 1; i <= copies; i++) {
         const metricsPort = app === 'gateway' ? null : await freePort();
         if (app === 'dispatcher') metricsUrls.push(`http://127.0.0.1:${metricsPort}/metrics`);
-        processes.push(spawnNode(`dist/apps/${app}/src/main.js`, { ...env, ...(metricsPort ? { METRICS_PORT: String(metricsPort) } : {}) }, copies > 1 ? `${app}#${i}` : app));
+        const own = { ...(metricsPort ? { METRICS_PORT: String(metricsPort) } : {}), ...(app === 'dispatcher' ? { SCHEDSTACK_DISPATCH_THREADS: sendingThreads } : {}) };
+        processes.push(spawnNode(`dist/apps/${app}/src/main.js`, { ...env, ...own }, copies > 1 ? `${app}#${i}` : app));
       }
     }
     const url = `http://127.0.0.1:${port}`;
@@ -176,4 +189,4 @@ async function startDistributed({ dispatchers = 2 } = {}) {
   }
 }
 
-module.exports = { startLocal, startDistributed, freePort };
+module.exports = { startLocal, startDistributed, freePort, sendingThreadsPerDispatcher };

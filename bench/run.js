@@ -18,7 +18,7 @@ const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const autocannon = require('autocannon');
 const { Pool } = require('undici');
-const { startDistributed, startLocal } = require('./profiles');
+const { startDistributed, startLocal, sendingThreadsPerDispatcher } = require('./profiles');
 const stats = require('./stats');
 
 const args = parseArgs(process.argv.slice(2));
@@ -267,12 +267,29 @@ async function fireWorkload(stack, receiver, name, offsets, createRate) {
     missing: accepted - first.size,
     duplicated: records.length - first.size,
     lag_ms: stats.summarize(lags),
+    // Where in the workload the tail is: lag p99 and max of the fires due in each second.
+    lag_by_second: lagBySecond([...first.values()], t0),
     // W2: from the instant all were due to the last arrival.
     drain_ms: lastArrival === null ? null : stats.round(lastArrival - t0, 0),
     fires_per_s: lastArrival === null ? null : stats.round(first.size / Math.max(0.001, (lastArrival - Math.min(...dues)) / 1000), 0),
     metrics_lag_ms: { observations: [...delta.values()].reduce((a, b) => Math.max(a, b), 0), p50: ms(0.5), p90: ms(0.9), p99: ms(0.99) },
     cpu_percent: cpuBetween(cpuBefore, cpuAfter),
   };
+}
+
+/** Per second of due time (from t0): fires, lag p99 and max, for workloads longer than a second. */
+function lagBySecond(records, t0) {
+  const bySecond = new Map();
+  for (const r of records) {
+    const second = Math.floor((r[1] - t0) / 1000);
+    if (!bySecond.has(second)) bySecond.set(second, []);
+    bySecond.get(second).push(r[0] - r[1]);
+  }
+  if (bySecond.size < 2) return undefined;
+  return [...bySecond.keys()].sort((a, b) => a - b).map((second) => {
+    const lags = stats.summarize(bySecond.get(second));
+    return { second, fires: lags.count, p99: lags.p99, max: lags.max };
+  });
 }
 
 const WORKLOADS = {
@@ -359,6 +376,7 @@ async function benchProfile(profile, receiver) {
       rows.push({ profile, ...row, workload: title, settled_after_ms: settledAfter });
       if (!row.created_before_first_due) say(`${profile}: ${title}: creating the schedules took ${row.created_in_ms} ms and overran the first due time — the lags include that wait`);
       say(`${profile}: ${title}: lag p50 ${row.lag_ms.p50} / p99 ${row.lag_ms.p99} / max ${row.lag_ms.max} ms, ${row.fires_per_s} fires/s, missing ${row.missing}, duplicated ${row.duplicated}`);
+      if (row.lag_by_second) say(`${profile}: ${title}: p99 / max by second: ${row.lag_by_second.map((s) => `${s.p99}/${s.max}`).join('  ')}`);
     }
   } finally {
     await stack.stop();
@@ -387,7 +405,7 @@ async function main() {
   const report = {
     at: when.toISOString(),
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.type()} ${os.release()}` },
-    settings: { scale: SCALE, api_seconds: API_SECONDS, live_rate_limit: `${RATE_LIMIT} requests/s, raised through PATCH /v1/limits as the owner`, keys: 'live', receiver_nice: receiver.nice },
+    settings: { scale: SCALE, api_seconds: API_SECONDS, live_rate_limit: `${RATE_LIMIT} requests/s, raised through PATCH /v1/limits as the owner`, keys: 'live', receiver_nice: receiver.nice, distributed_sending_threads_per_dispatcher: sendingThreadsPerDispatcher() },
     rows,
     skipped,
     verdicts: verdicts(rows),
