@@ -263,6 +263,7 @@ async function fireWorkload(stack, receiver, name, offsets, createRate) {
     accepted,
     created_in_ms: created.ms,
     created_before_first_due: createdBeforeDue,
+    first_due_at: new Date(t0).toISOString(),
     delivered: first.size,
     missing: accepted - first.size,
     duplicated: records.length - first.size,
