@@ -105,8 +105,10 @@ describeWithNats('fault: kill -9 of a dispatcher during a 5,000-fire burst (dist
         [ids],
       );
       const settled = rows.length === 1 && rows[0].state === 'done' && rows[0].attempt === 1 && Number(rows[0].n) === FIRES;
-      // What is still open, for the failure message (pids: killed ${doomed.child.pid}, survivor ${survivor.child.pid}).
-      if (!settled) throw new Error(`due fires by state/attempt/lease owner pid/expired: ${JSON.stringify(rows)}`);
+      // What is still open, for the failure message: pending fires by lease holder, or a second attempt.
+      if (!settled) {
+        throw new Error(`due fires by state, attempt, lease owner (killed ${doomed.child.pid}, survivor ${survivor.child.pid}), lease expired: ${JSON.stringify(rows)}`);
+      }
       return settled;
     }, 60_000, 250);
 
