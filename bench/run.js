@@ -343,7 +343,7 @@ function verdicts(rows) {
 
 async function benchProfile(profile, receiver) {
   say(`${profile}: starting…`);
-  const stack = profile === 'local' ? await startLocal() : await startDistributed({ dispatchers: 2 });
+  const stack = profile === 'local' ? await startLocal() : await startDistributed();
   const rows = [];
   try {
     const limit = await raiseLiveRateLimit(stack);

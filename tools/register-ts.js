@@ -12,21 +12,25 @@ const { compilerOptions } = require('../tsconfig.base.json');
 const cacheDir = path.join(os.tmpdir(), 'schedstack-register-ts');
 fs.mkdirSync(cacheDir, { recursive: true });
 
+const SWC_OPTIONS = {
+  jsc: {
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { legacyDecorator: true, decoratorMetadata: true },
+    target: 'es2022',
+  },
+  module: { type: 'commonjs' },
+  sourceMaps: 'inline',
+};
+// A cached file is reused only for the same compiler and options as well as the same source.
+const COMPILER = JSON.stringify([require('@swc/core/package.json').version, SWC_OPTIONS]);
+
 function compile(source, filename) {
-  const cached = path.join(cacheDir, `${crypto.createHash('sha256').update(filename).update('\0').update(source).digest('hex')}.js`);
+  const key = crypto.createHash('sha256').update(COMPILER).update('\0').update(filename).update('\0').update(source).digest('hex');
+  const cached = path.join(cacheDir, `${key}.js`);
   try {
     return fs.readFileSync(cached, 'utf8');
   } catch {
-    const { code } = require('@swc/core').transformSync(source, {
-      filename,
-      jsc: {
-        parser: { syntax: 'typescript', decorators: true },
-        transform: { legacyDecorator: true, decoratorMetadata: true },
-        target: 'es2022',
-      },
-      module: { type: 'commonjs' },
-      sourceMaps: 'inline',
-    });
+    const { code } = require('@swc/core').transformSync(source, { filename, ...SWC_OPTIONS });
     // Written whole under a temporary name first: a thread reading it meanwhile never sees half a file.
     const partial = `${cached}.${process.pid}.${require('node:worker_threads').threadId}`;
     fs.writeFileSync(partial, code);

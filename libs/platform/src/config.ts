@@ -26,9 +26,9 @@ export interface PlatformConfig {
    * host names, `*.example.com` for subdomains); the dispatcher validates the entries at start.
    */
   readonly outboundAllowlist: readonly string[];
-  /** Dispatcher timing: leases (SCHEDSTACK_DISPATCH_LEASE_MS), look-ahead and claim polling. */
   /** Threads that time and send fires (SCHEDSTACK_DISPATCH_THREADS; 0: the main thread; docs/dispatcher.md). */
   readonly sendingThreads: number;
+  /** Dispatcher timing: leases (SCHEDSTACK_DISPATCH_LEASE_MS), look-ahead and claim polling. */
   readonly dispatch: { readonly leaseMs: number; readonly lookAheadMs: number; readonly pollIntervalMs: number; readonly batchSize: number };
   /** 32 bytes, base64 (SCHEDSTACK_SECRETS_KEY): seals signing secrets at rest; null leaves them unsealed. */
   readonly secretsKey: string | null;
