@@ -107,7 +107,16 @@ describeWithNats('fault: kill -9 of a dispatcher during a 5,000-fire burst (dist
       const settled = rows.length === 1 && rows[0].state === 'done' && rows[0].attempt === 1 && Number(rows[0].n) === FIRES;
       // What is still open, for the failure message: pending fires by lease holder, or a second attempt.
       if (!settled) {
-        throw new Error(`due fires by state, attempt, lease owner (killed ${doomed.child.pid}, survivor ${survivor.child.pid}), lease expired: ${JSON.stringify(rows)}`);
+        // A fire with a later attempt: what its earlier ones answered (a timeout, a reset, a status).
+        const retried = await pool.query<{ id: string; attempts: unknown }>(
+          `SELECT d.id, d.view->'attempts' AS attempts FROM dsp_deliveries d
+            WHERE d.id IN (SELECT delivery_id FROM dsp_due_fires WHERE delivery_id = ANY($1) AND attempt > 1) LIMIT 5`,
+          [ids],
+        );
+        throw new Error(
+          `due fires by state, attempt, lease owner (killed ${doomed.child.pid}, survivor ${survivor.child.pid}), lease expired: ${JSON.stringify(rows)}` +
+            (retried.rows.length ? `; attempts of retried fires: ${JSON.stringify(retried.rows)}` : ''),
+        );
       }
       return settled;
     }, 60_000, 250);
