@@ -1,6 +1,7 @@
 import { type Receiver, startReceiver } from '@schedstack/testing';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { UndiciHttpSender } from './http-sender';
 import { OutboundGuard } from './outbound-guard';
 
@@ -93,4 +94,74 @@ describe('UndiciHttpSender — attempt timeouts', () => {
     await new Promise((r) => setTimeout(r, 1_100));
     expect(sender['deadlines']['byTimeout'].size).toBe(0);
   });
+});
+
+/**
+ * A connect slower than undici's default connect timeout (10 s) still fits the attempt's own
+ * deadline: the receiver's accept queue is full (its process is stalled), so the kernel drops the
+ * sender's SYN and resends it after 1, 3, 7 and 15 s. Takes ~15 s.
+ */
+describe('UndiciHttpSender — a connect that waits for a stalled receiver', () => {
+  let receiver: ChildProcess;
+  let port: number;
+  let awake = false;
+  const fillers: Socket[] = [];
+
+  beforeAll(async () => {
+    // The receiver listens with the smallest accept queue, then stalls its only thread for 15 s
+    // (Atomics.wait: no CPU) before it accepts and answers.
+    const script = `
+      const http = require('node:http');
+      const server = http.createServer((req, res) => req.resume().on('end', () => res.end('late but here')));
+      server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+        process.stdout.write(server.address().port + '\\n');
+        setTimeout(() => {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15000);
+          process.stdout.write('awake\\n');
+        }, 100);
+      });`;
+    receiver = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    port = await new Promise<number>((resolve) => receiver.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    receiver.stdout?.on('data', (d: Buffer) => (awake ||= d.toString().includes('awake')));
+    await new Promise((r) => setTimeout(r, 500));
+    // Fill the accept queue: connects complete until it is full, then one hangs (its SYN dropped).
+    for (let i = 0; i < 8; i++) {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      fillers.push(socket);
+      const connected = await new Promise<boolean>((resolve) => {
+        socket.once('connect', () => resolve(true));
+        setTimeout(() => resolve(false), 300);
+      });
+      if (!connected) return;
+    }
+    throw new Error('the accept queue never filled up');
+  }, 30_000);
+
+  afterAll(() => {
+    for (const socket of fillers) socket.destroy();
+    receiver?.kill('SIGKILL');
+  });
+
+  it("times the attempt out at its own deadline while the connect still waits", async () => {
+    const sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }) });
+    try {
+      const result = await sender.send({ url: `http://127.0.0.1:${port}/short-deadline`, method: 'POST', headers: {}, body: '{}', timeoutMs: 1_000 });
+      expect(result).toEqual({ kind: 'timeout', error: 'timeout: no response within 1000 ms' });
+      // Answered at the deadline, not once the connect got through (undici aborts only then).
+      expect(awake).toBe(false);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('gets the answer once the receiver accepts, instead of failing the attempt at 10 s', async () => {
+    const sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }) });
+    try {
+      const result = await sender.send({ url: `http://127.0.0.1:${port}/slow-accept`, method: 'POST', headers: {}, body: '{}', timeoutMs: 60_000 });
+      expect(result).toMatchObject({ kind: 'response', status: 200, body: 'late but here' });
+    } finally {
+      await sender.close();
+    }
+  }, 90_000);
 });

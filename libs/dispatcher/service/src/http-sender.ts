@@ -44,6 +44,15 @@ export interface UndiciHttpSenderOptions {
   readonly connections?: number;
 }
 
+/**
+ * How long undici may take to connect: no less than the longest attempt timeout a process may set
+ * (1 h), so each attempt's own deadline decides. undici's default of 10 s cut connects that the
+ * attempt allowed 30 s for: a receiver whose accept queue overflows in a burst drops SYNs, the
+ * kernel resends them after 1, 3, 7 and 15 s, and such connects failed as attempts that a retry
+ * then sent again (the crash fault test saw 82 of 5,000).
+ */
+const CONNECT_TIMEOUT_MS = 3_600_000;
+
 /** When undici wrote the headers of each outgoing delivery, by `<delivery id>#<attempt>`. */
 const headersWrittenAt = new Map<string, number>();
 const attemptKey = (deliveryId: string | undefined, attempt: string | undefined): string | null => (deliveryId && attempt ? `${deliveryId}#${attempt}` : null);
@@ -110,7 +119,7 @@ export class UndiciHttpSender implements HttpSender {
 
   constructor(options: UndiciHttpSenderOptions) {
     this.agent = new Agent({
-      connect: options.guard.connector(options.lookup),
+      connect: options.guard.connector(options.lookup, CONNECT_TIMEOUT_MS),
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
       connections: options.connections ?? 256,
@@ -130,7 +139,7 @@ export class UndiciHttpSender implements HttpSender {
   private async exchange(req: OutboundRequest): Promise<OutboundResult> {
     const deadline = this.deadlines.start(req.timeoutMs);
     try {
-      const res = await request(req.url, {
+      const sent = request(req.url, {
         dispatcher: this.agent,
         method: req.method as never,
         headers: req.headers,
@@ -139,18 +148,21 @@ export class UndiciHttpSender implements HttpSender {
         bodyTimeout: req.timeoutMs,
         signal: deadline.signal,
       });
+      // undici acts on the signal only once the request has a connection: one still waiting for a
+      // connect would outlive its deadline by as long as the connect takes.
+      const res = await Promise.race([sent, rejectedOnAbort(deadline.signal)]).catch((error: unknown) => {
+        // Should undici answer after all, the connection is not left holding an unread body.
+        if (deadline.signal.aborted) void sent.then((late) => late.body.destroy(), () => undefined);
+        throw error;
+      });
       const body = await readExcerpt(res.body);
       return { kind: 'response', status: res.statusCode, headers: res.headers, body };
     } catch (error) {
       const err = error as Error & { code?: string; cause?: Error & { code?: string } };
       const blocked = err.code === 'ENDPOINT_BLOCKED' ? err : err.cause?.code === 'ENDPOINT_BLOCKED' ? err.cause : null;
       if (blocked) return { kind: 'refused', error: blocked.message };
-      const timedOut =
-        err instanceof errors.HeadersTimeoutError ||
-        err instanceof errors.BodyTimeoutError ||
-        err instanceof errors.ConnectTimeoutError ||
-        err.name === 'TimeoutError' ||
-        err.name === 'AbortError';
+      if (err instanceof errors.ConnectTimeoutError) return { kind: 'timeout', error: `timeout: could not connect within ${CONNECT_TIMEOUT_MS} ms` };
+      const timedOut = err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || err.name === 'TimeoutError' || err.name === 'AbortError';
       return timedOut
         ? { kind: 'timeout', error: `timeout: no response within ${req.timeoutMs} ms` }
         : { kind: 'network_error', error: err.code ? `${err.code}: ${err.message}` : err.message };
@@ -159,9 +171,19 @@ export class UndiciHttpSender implements HttpSender {
     }
   }
 
+  /**
+   * Call once every request has settled (the launcher waits for them). What remains are idle
+   * keep-alive sockets and connects of attempts that timed out while the receiver's accept queue was
+   * full: the kernel may go on retrying those for minutes, and a shutdown must not wait for them.
+   */
   close(): Promise<void> {
-    return this.agent.close();
+    return this.agent.destroy();
   }
+}
+
+/** Rejects with the signal's reason once it aborts (never settles otherwise). */
+function rejectedOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
 }
 
 async function readExcerpt(body: AsyncIterable<Buffer> & { destroy?: () => void }): Promise<string> {

@@ -137,8 +137,8 @@ export class OutboundGuard {
    * checked here, host names through the guarded lookup. Redirects are never followed (the
    * dispatcher sends exactly one request per attempt), so there is no later hop to check.
    */
-  connector(resolve?: LookupFunction): buildConnector.connector {
-    const connect = buildConnector({ lookup: this.guardedLookup(resolve) } as buildConnector.BuildOptions);
+  connector(resolve?: LookupFunction, connectTimeoutMs?: number): buildConnector.connector {
+    const connect = buildConnector({ lookup: this.guardedLookup(resolve), timeout: connectTimeoutMs } as buildConnector.BuildOptions);
     return (options, callback) => {
       const host = options.hostname.replace(/^\[|\]$/g, '');
       if (isIP(host)) {
