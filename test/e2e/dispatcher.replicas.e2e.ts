@@ -45,10 +45,14 @@ describeWithNats('dispatcher replicas — shared fires, withdrawal and kill -9 r
 
   it('two dispatcher processes share 2,000 fires: every delivery arrives exactly once', async () => {
     const due = Date.now() + 5_000;
+    // Due over 4 s, four times the claim look-ahead: the replicas claim slices as the window moves
+    // on. Due within 1 s, one replica could claim all 2,000 (four full batches back to back) while
+    // the other was stalled on a saturated machine, and the test no longer had two at work.
+    const SPREAD_MS = 4_000;
     const ids: string[] = [];
     for (let i = 0; i < 2_000; i += 50) {
       const planned = await Promise.all(
-        Array.from({ length: 50 }, (_, j) => planFire(store, scope, { endpoint: `${receiver.url}/shared`, at: new Date(due + ((i + j) % 1_000)) })),
+        Array.from({ length: 50 }, (_, j) => planFire(store, scope, { endpoint: `${receiver.url}/shared`, at: new Date(due + Math.floor(((i + j) * SPREAD_MS) / 2_000)) })),
       );
       ids.push(...planned.map((p) => p.deliveryId));
     }
