@@ -386,6 +386,8 @@ async function benchProfile(profile, receiver) {
 }
 
 async function main() {
+  const speedBefore = stats.machineSpeedMs();
+  say(`machine speed: ${speedBefore} ms for the calibration workload (lower is faster)`);
   const receiver = await startReceiver();
   const rows = [];
   const skipped = [];
@@ -403,9 +405,10 @@ async function main() {
     await receiver.stop();
   }
   const when = new Date();
+  const speedAfter = stats.machineSpeedMs();
   const report = {
     at: when.toISOString(),
-    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.type()} ${os.release()}` },
+    machine: { speed_ms: { before: speedBefore, after: speedAfter }, cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.type()} ${os.release()}` },
     settings: { scale: SCALE, api_seconds: API_SECONDS, live_rate_limit: `${RATE_LIMIT} requests/s, raised through PATCH /v1/limits as the owner`, keys: 'live', receiver_nice: receiver.nice, distributed_sending_threads_per_dispatcher: sendingThreadsPerDispatcher() },
     rows,
     skipped,
@@ -421,6 +424,7 @@ async function main() {
   for (const row of rows) if (row.cpu_ms_per_create) console.log(`  cpu per create ${row.profile} ${row.workload}: ${Object.entries(row.cpu_ms_per_create).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
   console.log(`\nLive rate limit raised to ${RATE_LIMIT} requests/s through PATCH /v1/limits (owner); nothing else changed.`);
   console.log(`Receiver at nice ${receiver.nice} (--receiver-nice; the product's sending thread asks for ${os.constants.priority.PRIORITY_ABOVE_NORMAL}).`);
+  console.log(`Machine speed: ${speedBefore} ms before, ${speedAfter} ms after for the calibration workload (lower is faster; compare runs at similar figures).`);
   console.log(`Results written to ${path.relative(process.cwd(), file)}`);
   const lost = rows.some((r) => (r.missing ?? 0) > 0 || (r.duplicated ?? 0) > 0);
   if (lost) console.log('Some deliveries were missing or duplicated: see the table.');
