@@ -143,7 +143,7 @@ describe('UndiciHttpSender — a connect that waits for a stalled receiver', () 
     receiver?.kill('SIGKILL');
   });
 
-  it("times the attempt out at its own deadline while the connect still waits", async () => {
+  it('times the attempt out at its own deadline while the connect still waits', async () => {
     const sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }) });
     try {
       const result = await sender.send({ url: `http://127.0.0.1:${port}/short-deadline`, method: 'POST', headers: {}, body: '{}', timeoutMs: 1_000 });
