@@ -38,6 +38,23 @@ describe('UndiciHttpSender — time spent waiting for a connection', () => {
     expect(receiver.requests.map((r) => r.headers['sched-delivery-id'])).toEqual(['dlv_first', 'dlv_second']);
   });
 
+  it("starts an attempt's timeout once it has a connection, not while it waits for one of ours", async () => {
+    // On the one connection, the first request is answered after 3 s; the second, allowed 2 s,
+    // waits those 3 s for the connection and is then answered at once: a response, not a timeout.
+    receiver.respondWith((req) => ({ status: 200, body: 'ok', delayMs: req.path === '/held' ? 3_000 : 0 }));
+    try {
+      const send = (path: string, timeoutMs: number) =>
+        sender.send({ url: `${receiver.url}${path}`, method: 'POST', headers: { 'sched-delivery-id': `dlv_${path.slice(1)}`, 'sched-attempt': '1' }, body: '{}', timeoutMs });
+      const [held, waited] = await Promise.all([send('/held', 10_000), send('/waited', 2_000)]);
+      expect(held).toMatchObject({ kind: 'response', status: 200 });
+      expect(waited).toMatchObject({ kind: 'response', status: 200 });
+      // It did wait: its wait for the connection is part of its lag (SPEC §7), not of its timeout.
+      expect(waited.queuedMs).toBeGreaterThan(2_000);
+    } finally {
+      receiver.respondWith(() => ({ status: 200, body: 'ok' }));
+    }
+  });
+
   it('reports nothing for a request it never wrote (refused by the guard)', async () => {
     const strict = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: false, allowlist: [] }) });
     try {

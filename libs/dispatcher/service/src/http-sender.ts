@@ -109,6 +109,48 @@ export class RequestDeadlines {
 }
 
 /**
+ * At most `perOrigin` requests to one origin at once (the agent's connections per origin); the rest
+ * wait here, in order. undici would queue them itself, but then the time spent waiting for one of
+ * our own pooled connections counted against each attempt's timeout: a burst of thousands to one
+ * slow receiver timed out attempts the receiver never saw (the crash fault test on a saturated CI
+ * machine: 67 of 5,000). An attempt's deadline starts once it has a connection, or is connecting.
+ */
+class ConnectionSlots {
+  private readonly byOrigin = new Map<string, { active: number; readonly waiting: (() => void)[] }>();
+
+  constructor(private readonly perOrigin: number) {}
+
+  async acquire(origin: string): Promise<void> {
+    let slots = this.byOrigin.get(origin);
+    if (!slots) this.byOrigin.set(origin, (slots = { active: 0, waiting: [] }));
+    if (slots.active < this.perOrigin) {
+      slots.active++;
+      return;
+    }
+    // Woken by a release that hands its slot straight over, so `active` stays as it is.
+    const queue = slots.waiting;
+    await new Promise<void>((resolve) => queue.push(resolve));
+  }
+
+  release(origin: string): void {
+    const slots = this.byOrigin.get(origin);
+    if (!slots) return;
+    const next = slots.waiting.shift();
+    if (next) next();
+    else if (--slots.active === 0) this.byOrigin.delete(origin);
+  }
+}
+
+/** The key undici pools connections by; an unparsable URL is its own key (undici then refuses it). */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+/**
  * undici with one Agent: a keep-alive connection pool per origin, so a repeat target costs no
  * handshake on the timer-to-socket path, and every new connection goes through the outbound guard.
  * Redirects are not followed: a 3xx is the attempt's answer.
@@ -116,14 +158,17 @@ export class RequestDeadlines {
 export class UndiciHttpSender implements HttpSender {
   private readonly agent: Agent;
   private readonly deadlines = new RequestDeadlines();
+  private readonly slots: ConnectionSlots;
 
   constructor(options: UndiciHttpSenderOptions) {
+    const connections = options.connections ?? 256;
     this.agent = new Agent({
       connect: options.guard.connector(options.lookup, CONNECT_TIMEOUT_MS),
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
-      connections: options.connections ?? 256,
+      connections,
     });
+    this.slots = new ConnectionSlots(connections);
   }
 
   async send(req: OutboundRequest): Promise<SentResult> {
@@ -137,6 +182,8 @@ export class UndiciHttpSender implements HttpSender {
   }
 
   private async exchange(req: OutboundRequest): Promise<OutboundResult> {
+    const origin = originOf(req.url);
+    await this.slots.acquire(origin);
     const deadline = this.deadlines.start(req.timeoutMs);
     try {
       const sent = request(req.url, {
@@ -168,6 +215,7 @@ export class UndiciHttpSender implements HttpSender {
         : { kind: 'network_error', error: err.code ? `${err.code}: ${err.message}` : err.message };
     } finally {
       deadline.done();
+      this.slots.release(origin);
     }
   }
 
