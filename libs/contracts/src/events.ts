@@ -136,6 +136,9 @@ export interface EventDataMap extends EnvironmentsEventDataMap {
   };
 }
 
+/** The longest attempt timeout a process may set (SPEC §5 `timeout`, up to 1 h). */
+export const MAX_ATTEMPT_TIMEOUT_MS = 3_600_000;
+
 /**
  * SPEC §5 process settings as the dispatcher applies them, resolved when a fire is planned.
  * Durations are milliseconds here (the API's "30s" syntax is parsed before the event is written).
@@ -145,6 +148,7 @@ export interface DeliveryPolicy {
   readonly process?: string;
   readonly max_attempts?: number;
   readonly backoff?: { readonly initial_ms: number; readonly max_ms: number };
+  /** At most MAX_ATTEMPT_TIMEOUT_MS. */
   readonly timeout_ms?: number;
   /** At most `requests` per `per_ms` to one origin (token bucket, bursts up to `requests`). */
   readonly rate_limit?: { readonly requests: number; readonly per_ms: number };

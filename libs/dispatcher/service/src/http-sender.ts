@@ -1,3 +1,4 @@
+import { MAX_ATTEMPT_TIMEOUT_MS } from '@schedstack/contracts';
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { Agent, errors, request } from 'undici';
 import type { LookupFunction, OutboundGuard } from './outbound-guard';
@@ -45,13 +46,13 @@ export interface UndiciHttpSenderOptions {
 }
 
 /**
- * How long undici may take to connect: no less than the longest attempt timeout a process may set
- * (1 h), so each attempt's own deadline decides. undici's default of 10 s cut connects that the
+ * How long undici may take to connect: the longest attempt timeout a process may set, so each
+ * attempt's own deadline decides. undici's default of 10 s cut connects that the
  * attempt allowed 30 s for: a receiver whose accept queue overflows in a burst drops SYNs, the
  * kernel resends them after 1, 3, 7 and 15 s, and such connects failed as attempts that a retry
  * then sent again (the crash fault test saw 82 of 5,000).
  */
-const CONNECT_TIMEOUT_MS = 3_600_000;
+const CONNECT_TIMEOUT_MS = MAX_ATTEMPT_TIMEOUT_MS;
 
 /** When undici wrote the headers of each outgoing delivery, by `<delivery id>#<attempt>`. */
 const headersWrittenAt = new Map<string, number>();

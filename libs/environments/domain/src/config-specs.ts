@@ -8,6 +8,7 @@ import {
   type DeliveryPolicy,
   DomainError,
   type FieldSpec,
+  MAX_ATTEMPT_TIMEOUT_MS,
   type ProcessSpec,
   type ThemeSpec,
   type TranslationSpec,
@@ -119,7 +120,7 @@ function processSpec(input: Input): ProcessSpec {
     name: text(input.name, 'name', NAME, '1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit'),
     max_attempts: input.max_attempts === undefined || input.max_attempts === null ? null : integer(input.max_attempts, 'max_attempts', 1, 100),
     backoff: backoff && { initial: duration(backoff.initial, 'backoff.initial', DAY_MS, '1d'), max: duration(backoff.max, 'backoff.max', DAY_MS, '1d') },
-    timeout: input.timeout === undefined || input.timeout === null ? null : duration(input.timeout, 'timeout', HOUR_MS, '1h'),
+    timeout: input.timeout === undefined || input.timeout === null ? null : duration(input.timeout, 'timeout', MAX_ATTEMPT_TIMEOUT_MS, '1h'),
     rate_limit: rateLimit && { requests: integer(rateLimit.requests, 'rate_limit.requests', 1, 100_000), per: duration(rateLimit.per, 'rate_limit.per', DAY_MS, '1d') },
     breaker: breaker && {
       failure_threshold: integer(breaker.failure_threshold, 'breaker.failure_threshold', 1, 1_000),
