@@ -55,6 +55,38 @@ describe('UndiciHttpSender — time spent waiting for a connection', () => {
     }
   });
 
+  it('asks the caller again when a waiting request gets its connection, and writes nothing it withholds', async () => {
+    // On the one connection the first request is answered after 500 ms; the second and third wait for it.
+    receiver.respondWith((req) => ({ status: 200, body: 'ok', delayMs: req.path === '/busy' ? 500 : 0 }));
+    try {
+      const before = receiver.requests.length;
+      const asked: { path: string; received: number }[] = [];
+      const request = (path: string) => ({ url: `${receiver.url}${path}`, method: 'POST', headers: { 'sched-delivery-id': `dlv_${path.slice(1)}`, 'sched-attempt': '1' }, body: '{}', timeoutMs: 10_000 });
+      const askedFor = (path: string, answer: boolean) => () => {
+        asked.push({ path, received: receiver.requests.length - before });
+        return answer;
+      };
+      const [busy, withheld, next] = await Promise.all([
+        sender.send(request('/busy')),
+        sender.send(request('/withheld'), askedFor('/withheld', false)),
+        sender.send(request('/next'), askedFor('/next', true)),
+      ]);
+
+      expect(busy).toMatchObject({ kind: 'response', status: 200 });
+      expect(withheld).toEqual({ kind: 'withheld' });
+      expect(next).toMatchObject({ kind: 'response', status: 200 });
+      // Asked in turn, each once the one before had its connection back (the busy request already
+      // received), not when handed over; the withheld one was never written and passed its turn on.
+      expect(asked).toEqual([
+        { path: '/withheld', received: 1 },
+        { path: '/next', received: 1 },
+      ]);
+      expect(receiver.requests.slice(before).map((r) => r.path)).toEqual(['/busy', '/next']);
+    } finally {
+      receiver.respondWith(() => ({ status: 200, body: 'ok' }));
+    }
+  });
+
   it('reports nothing for a request it never wrote (refused by the guard)', async () => {
     const strict = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: false, allowlist: [] }) });
     try {

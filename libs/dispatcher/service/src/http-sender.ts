@@ -30,8 +30,17 @@ export type OutboundResult =
  */
 export type SentResult = OutboundResult & { readonly queuedMs?: number };
 
+/** The caller's `mayStart` said no when the request's turn came: nothing was sent. */
+export const WITHHELD = { kind: 'withheld' } as const;
+
 export interface HttpSender {
+  /**
+   * `mayStart`, when given, is asked once the request has a connection of its own, just before it
+   * goes out: a request can wait there for a while in a burst, and its caller may no longer be
+   * entitled to send it (the lease on the fire ran out, or it was withdrawn).
+   */
   send(req: OutboundRequest): Promise<SentResult>;
+  send(req: OutboundRequest, mayStart: () => boolean): Promise<SentResult | typeof WITHHELD>;
   close(): Promise<void>;
 }
 
@@ -172,19 +181,25 @@ export class UndiciHttpSender implements HttpSender {
     this.slots = new ConnectionSlots(connections);
   }
 
-  async send(req: OutboundRequest): Promise<SentResult> {
+  send(req: OutboundRequest): Promise<SentResult>;
+  send(req: OutboundRequest, mayStart: () => boolean): Promise<SentResult | typeof WITHHELD>;
+  async send(req: OutboundRequest, mayStart?: () => boolean): Promise<SentResult | typeof WITHHELD> {
     const handedOver = Date.now();
     const key = attemptKey(req.headers['sched-delivery-id'], req.headers['sched-attempt']);
-    const result = await this.exchange(req);
-    if (!key) return result;
+    const result = await this.exchange(req, mayStart);
+    if (!key || result.kind === 'withheld') return result;
     const written = headersWrittenAt.get(key);
     headersWrittenAt.delete(key);
     return written === undefined ? result : { ...result, queuedMs: Math.max(0, written - handedOver) };
   }
 
-  private async exchange(req: OutboundRequest): Promise<OutboundResult> {
+  private async exchange(req: OutboundRequest, mayStart?: () => boolean): Promise<OutboundResult | typeof WITHHELD> {
     const origin = originOf(req.url);
     await this.slots.acquire(origin);
+    if (mayStart && !mayStart()) {
+      this.slots.release(origin);
+      return WITHHELD;
+    }
     const deadline = this.deadlines.start(req.timeoutMs);
     try {
       const sent = request(req.url, {

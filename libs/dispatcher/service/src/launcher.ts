@@ -74,6 +74,12 @@ export class FireLauncher implements LaunchPad {
   private readonly lapsed = new Map<string, LaunchOrder>();
   /** Lease deadlines of the orders not yet sent; an order without one was disarmed. */
   private readonly deadlines = new Map<string, number>();
+  /**
+   * Lease deadlines of the orders handed to the sender that are still waiting for a connection (a
+   * burst to one origin): checked again when their turn comes, since renewals may have stalled
+   * meanwhile or the fire been withdrawn; an order without one was disarmed.
+   */
+  private readonly connecting = new Map<string, number>();
   /** Per origin, per dispatcher: each judges an origin by the failures it sees itself. */
   private readonly breakers = new Map<string, BreakerState>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -102,8 +108,9 @@ export class FireLauncher implements LaunchPad {
   disarm(ids: readonly string[]): void {
     const dropped: LaunchReport[] = [];
     for (const id of ids) {
-      // One waiting in `ready` is skipped (and reported) there.
+      // One waiting in `ready` is skipped (and reported) there, one waiting for a connection when its turn comes.
       this.deadlines.delete(id);
+      this.connecting.delete(id);
       const armed = this.timers.get(id);
       if (armed) {
         clearTimeout(armed.timer);
@@ -115,15 +122,17 @@ export class FireLauncher implements LaunchPad {
   }
 
   extend(leases: ReadonlyArray<readonly [string, number]>): void {
-    for (const [id, deadline] of leases) if (this.deadlines.has(id)) this.deadlines.set(id, deadline);
+    for (const [id, deadline] of leases) {
+      if (this.deadlines.has(id)) this.deadlines.set(id, deadline);
+      else if (this.connecting.has(id)) this.connecting.set(id, deadline);
+    }
   }
 
   resume(id: string, leaseDeadline: number): void {
     const order = this.lapsed.get(id);
     if (!order || this.stopped) return;
     this.lapsed.delete(id);
-    this.deadlines.set(id, leaseDeadline);
-    this.launch(order);
+    this.launch(order, leaseDeadline);
   }
 
   async stop(): Promise<string[]> {
@@ -175,10 +184,10 @@ export class FireLauncher implements LaunchPad {
     else if (deadline <= Date.now()) {
       this.lapsed.set(order.id, order);
       reports.push({ kind: 'lapsed', id: order.id });
-    } else this.launch(order);
+    } else this.launch(order, deadline);
   }
 
-  private launch(order: LaunchOrder): void {
+  private launch(order: LaunchOrder, leaseDeadline: number): void {
     this.deadlines.delete(order.id);
     if (order.mocked) {
       this.listener([{ kind: 'mocked', id: order.id, at: this.now() }]);
@@ -193,15 +202,17 @@ export class FireLauncher implements LaunchPad {
         return;
       }
     }
-    const work = this.send(order).finally(() => this.inFlight.delete(work));
+    const work = this.send(order, leaseDeadline).finally(() => this.inFlight.delete(work));
     this.inFlight.add(work);
   }
 
   /** HttpSender.send never throws; whatever it answers is reported. */
-  private async send(order: LaunchOrder): Promise<void> {
+  private async send(order: LaunchOrder, leaseDeadline: number): Promise<void> {
     const handedOver = this.now();
     const started = performance.now();
-    const result = await this.sender.send(order.request);
+    this.connecting.set(order.id, leaseDeadline);
+    const result = await this.sender.send(order.request, () => this.mayStart(order.id));
+    if (result.kind === 'withheld') return this.withhold(order);
     // fired_at is when the request went out: after any wait for a pooled connection (a burst).
     const firedAt = handedOver + (result.queuedMs ?? 0);
     const durationMs = Math.round(performance.now() - started - (result.queuedMs ?? 0));
@@ -214,5 +225,25 @@ export class FireLauncher implements LaunchPad {
       else this.breakers.set(key, next);
     }
     this.listener([{ kind: 'sent', id: order.id, firedAt, endedAt, durationMs, result }]);
+  }
+
+  /** Asked by the sender when the order has a connection: it goes out only on a lease still ours. */
+  private mayStart(id: string): boolean {
+    const deadline = this.connecting.get(id);
+    if (deadline === undefined || deadline <= Date.now()) return false;
+    this.connecting.delete(id);
+    return true;
+  }
+
+  /** An order the sender held back at `mayStart`: dropped if disarmed, else held like one whose lease ran out before its timer. */
+  private withhold(order: LaunchOrder): void {
+    const deadline = this.connecting.get(order.id);
+    this.connecting.delete(order.id);
+    if (deadline === undefined || this.stopped) {
+      this.listener([{ kind: 'dropped', id: order.id }]);
+      return;
+    }
+    this.lapsed.set(order.id, order);
+    this.listener([{ kind: 'lapsed', id: order.id }]);
   }
 }
