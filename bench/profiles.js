@@ -6,23 +6,16 @@
 const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { PRODUCT_NODE_FLAGS } = require('../tools/node-flags');
+// The tests' port picker, loaded from its TypeScript source: a random free port below the kernel's
+// range for outgoing connections, which a port from listen(0) is not — an outgoing connection can
+// take such a port before the product binds it (EADDRINUSE).
+require('../tools/register-ts');
+const { freePort } = require('../libs/testing/src/ports');
 
 const root = path.join(__dirname, '..');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function spawnNode(script, env, name) {
   // BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the product's processes.
@@ -189,4 +182,4 @@ async function startDistributed({ dispatchers = DISPATCHERS } = {}) {
   }
 }
 
-module.exports = { startLocal, startDistributed, freePort, sendingThreadsPerDispatcher };
+module.exports = { startLocal, startDistributed, sendingThreadsPerDispatcher };

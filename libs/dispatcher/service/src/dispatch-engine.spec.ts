@@ -1,7 +1,7 @@
 import { PostgresEventStore } from '@schedstack/event-store';
 import { type Clock, migrate, systemClock } from '@schedstack/platform';
 import { generateSigningSecret, sealSecret } from '@schedstack/signing';
-import { createTestDatabase, type TestDatabase } from '@schedstack/testing';
+import { createTestDatabase, type TestDatabase, eventually } from '@schedstack/testing';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { DispatchEngine } from './dispatch-engine';
@@ -14,15 +14,6 @@ import { SigningSecrets } from './signing-secrets';
 const scope = { projectId: 'prj_engine', environment: 'test' as const };
 /** Short, so the lease tests see leases run out within seconds. */
 const SHORT_LEASE_MS = 1_000;
-
-/** Polls until `probe` holds (no wall-clock assertion: the timeout only ends a hung test). */
-async function eventually(probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** An HTTP sender that answers 200 and remembers what was sent. */
 class RecordingSender implements HttpSender {

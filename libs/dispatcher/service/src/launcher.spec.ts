@@ -1,16 +1,7 @@
-import { type Receiver, startReceiver } from '@schedstack/testing';
+import { type Receiver, startReceiver, eventually } from '@schedstack/testing';
 import { UndiciHttpSender } from './http-sender';
 import { FireLauncher, type LaunchOrder, type LaunchReport } from './launcher';
 import { OutboundGuard } from './outbound-guard';
-
-/** Polls until `probe` holds (no wall-clock assertion: the timeout only ends a hung test). */
-async function eventually(probe: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /**
  * A fire handed to the sender may wait for a connection (a burst to one origin). Its lease is

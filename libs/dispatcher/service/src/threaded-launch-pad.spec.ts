@@ -1,15 +1,6 @@
-import { type Receiver, startReceiver } from '@schedstack/testing';
+import { type Receiver, startReceiver, eventually } from '@schedstack/testing';
 import type { LaunchOrder, LaunchReport } from './launcher';
 import { ThreadedLaunchPad } from './threaded-launch-pad';
-
-/** Polls until `probe` holds (no wall-clock assertion: the timeout only ends a hung test). */
-async function eventually(probe: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('ThreadedLaunchPad: the launcher on a sending thread of its own', () => {
   let receiver: Receiver;

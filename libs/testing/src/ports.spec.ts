@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { freePort } from './infra';
+import { freePort } from './ports';
 
 describe('freePort', () => {
   it('answers a port a server can then listen on, outside the range outgoing connections take their local ports from', async () => {
