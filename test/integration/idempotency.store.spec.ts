@@ -22,9 +22,42 @@ describe('IdempotencyStore', () => {
     await store.onModuleInit();
   });
 
+  afterEach(() => jest.restoreAllMocks());
+
   afterAll(async () => {
     await pool?.end();
     await db?.drop();
+  });
+
+  const statementsLike = (spy: jest.SpyInstance, fragment: string) => spy.mock.calls.filter(([text]) => String(text).includes(fragment)).length;
+
+  it('writes claims and completions arriving together in fewer statements than requests, each answered its own', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `together-${i}`);
+    const queries = jest.spyOn(pool, 'query');
+    const claims = await Promise.all(keys.map((key) => store.claim(test, key, `fp-${key}`)));
+    expect(claims.every((c) => c.kind === 'claimed')).toBe(true);
+    expect(statementsLike(queries, 'INSERT INTO gw_idempotency')).toBeLessThan(keys.length);
+
+    await Promise.all(keys.map((key) => store.complete(test, key, { status: 201, body: { id: `sch_${key}` } })));
+    expect(statementsLike(queries, 'UPDATE gw_idempotency')).toBeLessThan(keys.length);
+
+    const replays = await Promise.all(keys.map((key) => store.claim(test, key, `fp-${key}`)));
+    expect(replays).toEqual(keys.map((key) => ({ kind: 'replay', response: { status: 201, body: { id: `sch_${key}` } } })));
+  });
+
+  it('answers concurrent claims of one key as one after the other: the same request waits, another is refused', async () => {
+    const outcomes = await Promise.all([store.claim(test, 'one-key', 'fp-a'), store.claim(test, 'one-key', 'fp-a'), store.claim(test, 'one-key', 'fp-b')]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['claimed', 'in_progress', 'mismatch']);
+  });
+
+  it('keeps the records of one key in two environments apart when they are written together', async () => {
+    const [inTest, inLive] = await Promise.all([store.claim(test, 'both', 'fp-test'), store.claim(live, 'both', 'fp-live')]);
+    expect([inTest.kind, inLive.kind]).toEqual(['claimed', 'claimed']);
+    await Promise.all([store.complete(test, 'both', { status: 201, body: 'test' }), store.complete(live, 'both', { status: 201, body: 'live' })]);
+    expect(await Promise.all([store.claim(test, 'both', 'fp-test'), store.claim(live, 'both', 'fp-live')])).toEqual([
+      { kind: 'replay', response: { status: 201, body: 'test' } },
+      { kind: 'replay', response: { status: 201, body: 'live' } },
+    ]);
   });
 
   it('lets exactly one of many concurrent claims win', async () => {

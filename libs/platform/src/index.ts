@@ -7,4 +7,5 @@ export * from './rpc';
 export * from './scoped-read-model';
 export * from './read-models';
 export * from './health';
+export * from './group-commit';
 export * from './trace-context';

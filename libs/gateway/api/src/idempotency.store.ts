@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { ApiErrorBody, Scope } from '@schedstack/contracts';
-import { type Migration, migrate, PG_POOL } from '@schedstack/platform';
+import { GroupCommit, type Migration, migrate, PG_POOL } from '@schedstack/platform';
 import type { Pool } from 'pg';
 
 /** SPEC §3: idempotency records are kept at least this long. */
@@ -32,6 +32,19 @@ export const IDEMPOTENCY_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/** Concurrent claims (or completions) written together in one statement (issue #9), and how many such statements at once. */
+const GROUP_MAX = 100;
+const GROUP_WRITERS = 2;
+
+interface KeyRef {
+  readonly scope: Scope;
+  readonly key: string;
+}
+const rowKey = (projectId: string, environment: string, key: string) => `${projectId}\u0000${environment}\u0000${key}`;
+const refKey = ({ scope, key }: KeyRef) => rowKey(scope.projectId, scope.environment, key);
+/** The (project, environment, key) columns of a group as three arrays, for `unnest`. */
+const keyColumns = (refs: readonly KeyRef[]) => [refs.map((r) => r.scope.projectId), refs.map((r) => r.scope.environment), refs.map((r) => r.key)];
+
 /** What a stored request ended with: a success body, or an error to render again. */
 export type StoredResponse = { readonly status: number; readonly body: unknown } | { readonly status: number; readonly error: ApiErrorBody };
 
@@ -48,12 +61,24 @@ export type ClaimOutcome =
 /**
  * The gateway's idempotency records (SPEC §3), scoped by (project, environment, key). The first
  * request claims the key with an INSERT that only one concurrent request can win; the others
- * find the claim and either replay its stored response or wait for it.
+ * find the claim and either replay its stored response or wait for it. Claims and completions
+ * arriving together are written together (group commit: on a busy gateway these two statements
+ * cost PostgreSQL more than the create itself); requests for one key still go one after the other.
  */
 @Injectable()
 export class IdempotencyStore implements OnModuleInit {
   private readonly logger = new Logger('idempotency');
   private lastSweep = 0;
+  private readonly claims = new GroupCommit<KeyRef & { readonly fingerprint: string }, ClaimOutcome>((group) => this.claimAll(group), {
+    writers: GROUP_WRITERS,
+    maxBatch: GROUP_MAX,
+    keyOf: refKey,
+  });
+  private readonly completions = new GroupCommit<KeyRef & { readonly response: StoredResponse }, void>((group) => this.completeAll(group), {
+    writers: GROUP_WRITERS,
+    maxBatch: GROUP_MAX,
+    keyOf: refKey,
+  });
 
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
@@ -61,13 +86,21 @@ export class IdempotencyStore implements OnModuleInit {
     return migrate(this.pool, 'gateway', IDEMPOTENCY_MIGRATIONS);
   }
 
-  async claim(scope: Scope, key: string, fingerprint: string): Promise<ClaimOutcome> {
+  claim(scope: Scope, key: string, fingerprint: string): Promise<ClaimOutcome> {
     this.sweepExpired();
-    const ids = [scope.projectId, scope.environment, key];
-    // Takes the key when it is new, expired, released, or held by a dead claim for the same request.
+    return this.claims.submit({ scope, key, fingerprint });
+  }
+
+  complete(scope: Scope, key: string, response: StoredResponse): Promise<void> {
+    return this.completions.submit({ scope, key, response });
+  }
+
+  private async claimAll(group: readonly (KeyRef & { readonly fingerprint: string })[]): Promise<ClaimOutcome[]> {
+    // Takes a key when it is new, expired, released, or held by a dead claim for the same request.
     // Only expiry starts a new generation (created_at); a release or a dead claim continues it.
-    const claimed = await this.pool.query<{ generation: string }>(
-      `INSERT INTO gw_idempotency (project_id, environment, key, fingerprint) VALUES ($1, $2, $3, $4)
+    const claimed = await this.pool.query<{ project_id: string; environment: string; key: string; generation: string }>(
+      `INSERT INTO gw_idempotency (project_id, environment, key, fingerprint)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
        ON CONFLICT (project_id, environment, key) DO UPDATE
           SET fingerprint = EXCLUDED.fingerprint, status = NULL, response = NULL, released = false, claimed_at = now(),
               created_at = CASE WHEN gw_idempotency.created_at < now() - make_interval(hours => $5) THEN now() ELSE gw_idempotency.created_at END
@@ -75,28 +108,39 @@ export class IdempotencyStore implements OnModuleInit {
            OR gw_idempotency.released
            OR (gw_idempotency.status IS NULL AND gw_idempotency.fingerprint = EXCLUDED.fingerprint
                AND gw_idempotency.claimed_at < now() - make_interval(secs => $6))
-       RETURNING (extract(epoch FROM created_at) * 1000000)::bigint::text AS generation`,
-      [...ids, fingerprint, IDEMPOTENCY_RETENTION_HOURS, STALE_CLAIM_SECONDS],
+       RETURNING project_id, environment, key, (extract(epoch FROM created_at) * 1000000)::bigint::text AS generation`,
+      [...keyColumns(group), group.map((g) => g.fingerprint), IDEMPOTENCY_RETENTION_HOURS, STALE_CLAIM_SECONDS],
     );
-    const generation = claimed.rows[0]?.generation;
-    if (generation !== undefined) return { kind: 'claimed', generation };
-    const { rows } = await this.pool.query<{ fingerprint: string; status: number | null; response: string | null }>(
-      `SELECT fingerprint, status, response FROM gw_idempotency WHERE project_id = $1 AND environment = $2 AND key = $3`,
-      ids,
-    );
-    const row = rows[0];
-    // Released between the two statements: the caller simply tries again.
-    if (!row) return { kind: 'in_progress' };
-    if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
-    if (row.status === null || row.response === null) return { kind: 'in_progress' };
-    return { kind: 'replay', response: JSON.parse(row.response) as StoredResponse };
+    const generations = new Map(claimed.rows.map((r) => [rowKey(r.project_id, r.environment, r.key), r.generation]));
+    const held = group.filter((g) => !generations.has(refKey(g)));
+    const { rows } = held.length
+      ? await this.pool.query<{ project_id: string; environment: string; key: string; fingerprint: string; status: number | null; response: string | null }>(
+          `SELECT project_id, environment, key, fingerprint, status, response FROM gw_idempotency
+            WHERE (project_id, environment, key) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+          keyColumns(held),
+        )
+      : { rows: [] };
+    const records = new Map(rows.map((r) => [rowKey(r.project_id, r.environment, r.key), r]));
+    return group.map((g): ClaimOutcome => {
+      const generation = generations.get(refKey(g));
+      if (generation !== undefined) return { kind: 'claimed', generation };
+      const row = records.get(refKey(g));
+      // Released between the two statements: the caller simply tries again.
+      if (!row) return { kind: 'in_progress' };
+      if (row.fingerprint !== g.fingerprint) return { kind: 'mismatch' };
+      if (row.status === null || row.response === null) return { kind: 'in_progress' };
+      return { kind: 'replay', response: JSON.parse(row.response) as StoredResponse };
+    });
   }
 
-  async complete(scope: Scope, key: string, response: StoredResponse): Promise<void> {
+  private async completeAll(group: readonly (KeyRef & { readonly response: StoredResponse })[]): Promise<void[]> {
     await this.pool.query(
-      `UPDATE gw_idempotency SET status = $4, response = $5 WHERE project_id = $1 AND environment = $2 AND key = $3`,
-      [scope.projectId, scope.environment, key, response.status, JSON.stringify(response)],
+      `UPDATE gw_idempotency AS g SET status = v.status, response = v.response
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[]) AS v(project_id, environment, key, status, response)
+        WHERE g.project_id = v.project_id AND g.environment = v.environment AND g.key = v.key`,
+      [...keyColumns(group), group.map((g) => g.response.status), group.map((g) => JSON.stringify(g.response))],
     );
+    return group.map(() => undefined);
   }
 
   /**

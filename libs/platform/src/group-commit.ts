@@ -1,0 +1,70 @@
+/**
+ * Group commit for statements many requests run at once (issue #9): with a writer free, an item is
+ * written at once, alone; otherwise it waits, and the items waiting are written together as soon
+ * as a writer is free — one round trip and one commit for a burst, each caller still getting its
+ * own result. Items with the same `keyOf` are never written at the same time: the later one waits
+ * until the earlier one's write has ended, so it sees the row as that one left it, as it would one
+ * statement after the other.
+ */
+export class GroupCommit<Item, Result> {
+  private readonly waiting: { readonly item: Item; readonly resolve: (result: Result) => void; readonly reject: (error: unknown) => void }[] = [];
+  private writing = 0;
+  /** Keys of the items being written. */
+  private readonly inFlight = new Set<string>();
+
+  constructor(
+    /** Writes the items in one statement and answers their results in the same order. */
+    private readonly write: (items: readonly Item[]) => Promise<readonly Result[]>,
+    private readonly options: { readonly writers: number; readonly maxBatch: number; readonly keyOf: (item: Item) => string },
+  ) {}
+
+  submit(item: Item): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      this.writeWaiting();
+    });
+  }
+
+  private writeWaiting(): void {
+    while (this.writing < this.options.writers && this.waiting.length > 0) {
+      const batch = this.takeBatch();
+      // Everything waiting has a key being written: the end of that write starts the next.
+      if (batch.length === 0) return;
+      const keys = batch.map((b) => this.options.keyOf(b.item));
+      for (const key of keys) this.inFlight.add(key);
+      this.writing++;
+      void this.write(batch.map((b) => b.item))
+        .then(
+          (results) =>
+            batch.forEach((b, i) => {
+              if (i < results.length) b.resolve(results[i]);
+              else b.reject(new Error('the grouped write answered no result for this item'));
+            }),
+          (error: unknown) => batch.forEach((b) => b.reject(error)),
+        )
+        .finally(() => {
+          for (const key of keys) this.inFlight.delete(key);
+          this.writing--;
+          this.writeWaiting();
+        })
+        // Settling cannot throw; should it, the waiting items must still be written.
+        .catch(() => undefined);
+    }
+  }
+
+  /** The oldest waiting items, at most one per key, none of a key being written, `maxBatch` in all; the rest keep their places. */
+  private takeBatch(): typeof this.waiting {
+    const keys = new Set<string>();
+    const batch: typeof this.waiting = [];
+    for (let i = 0; i < this.waiting.length && batch.length < this.options.maxBatch; ) {
+      const key = this.options.keyOf(this.waiting[i].item);
+      if (keys.has(key) || this.inFlight.has(key)) {
+        i++;
+        continue;
+      }
+      keys.add(key);
+      batch.push(...this.waiting.splice(i, 1));
+    }
+    return batch;
+  }
+}
