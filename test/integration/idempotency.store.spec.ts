@@ -45,6 +45,21 @@ describe('IdempotencyStore', () => {
     expect(replays).toEqual(keys.map((key) => ({ kind: 'replay', response: { status: 201, body: { id: `sch_${key}` } } })));
   });
 
+  it('settles completions and duplicate claims of the same keys racing in opposite orders, each with the right answer', async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => `crossing-${i}`);
+    await Promise.all(keys.map((key) => store.claim(test, key, 'fp')));
+    const reversed = [...keys].reverse();
+    const [completed, duplicates] = await Promise.all([
+      Promise.all(keys.map((key) => store.complete(test, key, { status: 201, body: key }))),
+      Promise.all(reversed.map((key) => store.claim(test, key, 'fp'))),
+    ]);
+    expect(completed).toHaveLength(keys.length);
+    // Each duplicate saw its key either still held or answered with its own response, nothing else.
+    const answered = (key: string) => JSON.stringify({ kind: 'replay', response: { status: 201, body: key } });
+    expect(duplicates.filter((d, i) => d.kind !== 'in_progress' && JSON.stringify(d) !== answered(reversed[i]))).toEqual([]);
+    expect(await Promise.all(keys.map((key) => store.claim(test, key, 'fp')))).toEqual(keys.map((key) => ({ kind: 'replay', response: { status: 201, body: key } })));
+  });
+
   it('answers concurrent claims of one key as one after the other: the same request waits, another is refused', async () => {
     const outcomes = await Promise.all([store.claim(test, 'one-key', 'fp-a'), store.claim(test, 'one-key', 'fp-a'), store.claim(test, 'one-key', 'fp-b')]);
     expect(outcomes.map((o) => o.kind)).toEqual(['claimed', 'in_progress', 'mismatch']);

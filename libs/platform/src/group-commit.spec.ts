@@ -83,6 +83,21 @@ describe('GroupCommit', () => {
     ]);
   });
 
+  it('writes a failed group again one item at a time, so only the item that fails on its own fails', async () => {
+    const writes: string[][] = [];
+    const group = new GroupCommit(
+      async (items: readonly Item[]) => {
+        writes.push(items.map((i) => i.key));
+        if (items.some((i) => i.key === 'bad')) throw new Error(`refused ${items.length}`);
+        return items.map((i) => i.value);
+      },
+      { writers: 1, maxBatch: 10, keyOf: (i: Item) => i.key },
+    );
+    const outcomes = await Promise.allSettled([group.submit(item('first', 1)), group.submit(item('ok', 2)), group.submit(item('bad', 3)), group.submit(item('fine', 4))]);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message))).toEqual([1, 2, 'refused 1', 4]);
+    expect(writes).toEqual([['first'], ['ok', 'bad', 'fine'], ['ok'], ['bad'], ['fine']]);
+  });
+
   it('fails an item its write answered no result for, instead of leaving it waiting', async () => {
     const group = new GroupCommit(async (items: readonly Item[]) => items.slice(1).map((i) => i.value), { writers: 1, maxBatch: 10, keyOf: (i: Item) => i.key });
     const outcomes = await Promise.allSettled([group.submit(item('a', 1)), group.submit(item('b', 2)), group.submit(item('c', 3))]);

@@ -1,3 +1,10 @@
+const NO_RESULT = 'the grouped write answered no result for this item';
+
+/** One item's failure when a failed group was written again item by item. */
+class Failed {
+  constructor(readonly error: unknown) {}
+}
+
 /**
  * Group commit for statements many requests run at once (issue #9): with a writer free, an item is
  * written at once, alone; otherwise it waits, and the items waiting are written together as soon
@@ -33,12 +40,14 @@ export class GroupCommit<Item, Result> {
       const keys = batch.map((b) => this.options.keyOf(b.item));
       for (const key of keys) this.inFlight.add(key);
       this.writing++;
-      void this.write(batch.map((b) => b.item))
+      void this.writeGroup(batch.map((b) => b.item))
         .then(
           (results) =>
             batch.forEach((b, i) => {
-              if (i < results.length) b.resolve(results[i]);
-              else b.reject(new Error('the grouped write answered no result for this item'));
+              const result = results[i];
+              if (i >= results.length) b.reject(new Error(NO_RESULT));
+              else if (result instanceof Failed) b.reject(result.error);
+              else b.resolve(result);
             }),
           (error: unknown) => batch.forEach((b) => b.reject(error)),
         )
@@ -49,6 +58,27 @@ export class GroupCommit<Item, Result> {
         })
         // Settling cannot throw; should it, the waiting items must still be written.
         .catch(() => undefined);
+    }
+  }
+
+  /**
+   * A group whose write failed is written again one item at a time, so one bad item (or a deadlock
+   * victim) fails alone and the others get their own results.
+   */
+  private async writeGroup(items: readonly Item[]): Promise<readonly (Result | Failed)[]> {
+    try {
+      return await this.write(items);
+    } catch (error) {
+      if (items.length === 1) throw error;
+      const results: (Result | Failed)[] = [];
+      for (const item of items) {
+        const alone = await this.write([item]).then(
+          (answered) => (answered.length > 0 ? answered[0] : new Failed(new Error(NO_RESULT))),
+          (failure: unknown) => new Failed(failure),
+        );
+        results.push(alone);
+      }
+      return results;
     }
   }
 

@@ -235,7 +235,11 @@ export class FireLauncher implements LaunchPad {
     return true;
   }
 
-  /** An order the sender held back at `mayStart`: dropped if disarmed, else held like one whose lease ran out before its timer. */
+  /**
+   * An order the sender held back at `mayStart`: dropped if disarmed, else held like one whose lease
+   * ran out before its timer. Were it its origin's half-open probe, the breaker admits another
+   * after the cool-down (`admit`'s guard against probes that never report).
+   */
   private withhold(order: LaunchOrder): void {
     const deadline = this.connecting.get(order.id);
     this.connecting.delete(order.id);

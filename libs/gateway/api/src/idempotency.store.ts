@@ -100,7 +100,8 @@ export class IdempotencyStore implements OnModuleInit {
     // Only expiry starts a new generation (created_at); a release or a dead claim continues it.
     const claimed = await this.pool.query<{ project_id: string; environment: string; key: string; generation: string }>(
       `INSERT INTO gw_idempotency (project_id, environment, key, fingerprint)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(project_id, environment, key, fingerprint)
+        ORDER BY project_id, environment, key
        ON CONFLICT (project_id, environment, key) DO UPDATE
           SET fingerprint = EXCLUDED.fingerprint, status = NULL, response = NULL, released = false, claimed_at = now(),
               created_at = CASE WHEN gw_idempotency.created_at < now() - make_interval(hours => $5) THEN now() ELSE gw_idempotency.created_at END
@@ -134,9 +135,15 @@ export class IdempotencyStore implements OnModuleInit {
   }
 
   private async completeAll(group: readonly (KeyRef & { readonly response: StoredResponse })[]): Promise<void[]> {
+    // Rows are locked in key order, as the claims take them: two groups sharing keys (a completion
+    // and a duplicate's claim of the same key) wait for each other instead of deadlocking.
     await this.pool.query(
-      `UPDATE gw_idempotency AS g SET status = v.status, response = v.response
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[]) AS v(project_id, environment, key, status, response)
+      `WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[]) AS v(project_id, environment, key, status, response)),
+            locked AS MATERIALIZED (
+              SELECT g.project_id, g.environment, g.key FROM gw_idempotency g JOIN v USING (project_id, environment, key)
+               ORDER BY g.project_id, g.environment, g.key FOR UPDATE OF g)
+       UPDATE gw_idempotency AS g SET status = v.status, response = v.response
+         FROM v JOIN locked USING (project_id, environment, key)
         WHERE g.project_id = v.project_id AND g.environment = v.environment AND g.key = v.key`,
       [...keyColumns(group), group.map((g) => g.response.status), group.map((g) => JSON.stringify(g.response))],
     );
