@@ -1,8 +1,8 @@
 import type { Scope } from '@schedstack/contracts';
 import { IdempotencyStore } from '@schedstack/gateway-api';
 import { createPool } from '@schedstack/platform';
-import { createTestDatabase, type TestDatabase } from '@schedstack/testing';
-import type { Pool } from 'pg';
+import { createTestDatabase, eventually, type TestDatabase } from '@schedstack/testing';
+import { Pool } from 'pg';
 
 /** The gateway's idempotency records against a real PostgreSQL: claims, replays, expiry. */
 describe('IdempotencyStore', () => {
@@ -58,6 +58,77 @@ describe('IdempotencyStore', () => {
     const answered = (key: string) => JSON.stringify({ kind: 'replay', response: { status: 201, body: key } });
     expect(duplicates.filter((d, i) => d.kind !== 'in_progress' && JSON.stringify(d) !== answered(reversed[i]))).toEqual([]);
     expect(await Promise.all(keys.map((key) => store.claim(test, key, 'fp')))).toEqual(keys.map((key) => ({ kind: 'replay', response: { status: 201, body: key } })));
+  });
+
+  it('lets one of two gateways racing for a key win, the other wait for it', async () => {
+    const other = new IdempotencyStore(pool);
+    const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? other : store).claim(test, 'two-gateways', 'fp')));
+    expect(outcomes.filter((o) => o.kind === 'claimed')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.kind === 'in_progress')).toHaveLength(9);
+  });
+
+  it('takes the rows of a group in key order, so a completion and a claim sharing keys in opposite orders never deadlock', async () => {
+    const [x1, x2] = ['order-x1', 'order-x2'];
+    await Promise.all([store.claim(test, x1, 'fp'), store.claim(test, x2, 'fp')]);
+    const deadlocks = async () => Number((await pool.query(`SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`)).rows[0].deadlocks);
+    const before = await deadlocks();
+    // A transaction holds both rows, so both groups queue on them and start at the same moment.
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM gw_idempotency WHERE key = ANY($1) FOR UPDATE`, [[x1, x2]]);
+      // Called directly: one statement each, in the orders given (through submit, a group's order is arrival order).
+      const completing = store['completeAll']([
+        { scope: test, key: x1, response: { status: 201, body: x1 } },
+        { scope: test, key: x2, response: { status: 201, body: x2 } },
+      ]);
+      const claiming = store['claimAll']([
+        { scope: test, key: x2, fingerprint: 'fp' },
+        { scope: test, key: x1, fingerprint: 'fp' },
+      ]);
+      await eventually(async () => (await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)).rows[0].n >= 2, 10_000, 20);
+      await holder.query('COMMIT');
+      const [, claims] = await Promise.all([completing, claiming]);
+      // One group went first with both rows: the claims found both held, or both answered.
+      const kinds = claims.map((c) => c.kind);
+      expect([['in_progress', 'in_progress'], ['replay', 'replay']]).toContainEqual(kinds);
+    } finally {
+      holder.release();
+    }
+    expect(await deadlocks()).toBe(before);
+  });
+
+  it('answers the keys a group took as taken when reading the others fails, so no request finds its own claim held', async () => {
+    await store.claim(test, 'read-fails-held', 'fp-other');
+    const queries = jest.spyOn(pool, 'query');
+    const original = queries.getMockImplementation();
+    queries.mockImplementation(((text: unknown, ...rest: unknown[]) =>
+      String(text).includes('SELECT project_id, environment, key, fingerprint')
+        ? Promise.reject(new Error('connection reset'))
+        : (original ?? Pool.prototype.query).apply(pool, [text, ...rest] as never)) as never);
+    const outcomes = await store['claimAll']([
+      { scope: test, key: 'read-fails-new', fingerprint: 'fp' },
+      { scope: test, key: 'read-fails-held', fingerprint: 'fp' },
+    ]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['claimed', 'in_progress']);
+  });
+
+  it('finds a key that PostgreSQL stores differently from how it was sent (a lone surrogate) as the same key', async () => {
+    const key = 'lone\ud800surrogate';
+    expect((await store.claim(test, key, 'fp')).kind).toBe('claimed');
+    expect((await store.claim(test, key, 'fp')).kind).toBe('in_progress');
+  });
+
+  it('sweeps expired records in batches and keeps the live ones', async () => {
+    await pool.query(
+      `INSERT INTO gw_idempotency (project_id, environment, key, fingerprint, status, response, created_at)
+       SELECT 'prj_sweep', 'test', 'expired-' || i, 'fp', 201, '{}', now() - interval '25 hours' FROM generate_series(1, 1200) i`,
+    );
+    const live: Scope = { projectId: 'prj_sweep', environment: 'test' };
+    // A new store sweeps on its first claim.
+    expect((await new IdempotencyStore(pool).claim(live, 'fresh', 'fp')).kind).toBe('claimed');
+    await eventually(async () => (await pool.query(`SELECT count(*)::int AS n FROM gw_idempotency WHERE project_id = 'prj_sweep' AND key LIKE 'expired-%'`)).rows[0].n === 0);
+    expect((await pool.query(`SELECT key FROM gw_idempotency WHERE project_id = 'prj_sweep'`)).rows).toEqual([{ key: 'fresh' }]);
   });
 
   it('answers concurrent claims of one key as one after the other: the same request waits, another is refused', async () => {

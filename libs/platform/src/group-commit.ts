@@ -14,20 +14,24 @@ class Failed {
  * statement after the other.
  */
 export class GroupCommit<Item, Result> {
-  private readonly waiting: { readonly item: Item; readonly resolve: (result: Result) => void; readonly reject: (error: unknown) => void }[] = [];
+  private readonly waiting: { readonly item: Item; readonly key: string; readonly resolve: (result: Result) => void; readonly reject: (error: unknown) => void }[] = [];
   private writing = 0;
   /** Keys of the items being written. */
   private readonly inFlight = new Set<string>();
 
   constructor(
-    /** Writes the items in one statement and answers their results in the same order. */
+    /**
+     * Writes the items in one statement and answers their results in the same order. All or
+     * nothing: a write that fails must have changed nothing, since its items are then written again.
+     */
     private readonly write: (items: readonly Item[]) => Promise<readonly Result[]>,
     private readonly options: { readonly writers: number; readonly maxBatch: number; readonly keyOf: (item: Item) => string },
   ) {}
 
   submit(item: Item): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
+      // A key that cannot be computed fails this submit, not the queue.
+      this.waiting.push({ item, key: this.options.keyOf(item), resolve, reject });
       this.writeWaiting();
     });
   }
@@ -37,7 +41,7 @@ export class GroupCommit<Item, Result> {
       const batch = this.takeBatch();
       // Everything waiting has a key being written: the end of that write starts the next.
       if (batch.length === 0) return;
-      const keys = batch.map((b) => this.options.keyOf(b.item));
+      const keys = batch.map((b) => b.key);
       for (const key of keys) this.inFlight.add(key);
       this.writing++;
       void this.writeGroup(batch.map((b) => b.item))
@@ -72,7 +76,10 @@ export class GroupCommit<Item, Result> {
       if (items.length === 1) throw error;
       const results: (Result | Failed)[] = [];
       for (const item of items) {
-        const alone = await this.write([item]).then(
+        // Called inside `then`, so a write that throws rather than rejects still fails its item alone.
+        const alone = await Promise.resolve([item])
+          .then((one) => this.write(one))
+          .then(
           (answered) => (answered.length > 0 ? answered[0] : new Failed(new Error(NO_RESULT))),
           (failure: unknown) => new Failed(failure),
         );
@@ -87,7 +94,7 @@ export class GroupCommit<Item, Result> {
     const keys = new Set<string>();
     const batch: typeof this.waiting = [];
     for (let i = 0; i < this.waiting.length && batch.length < this.options.maxBatch; ) {
-      const key = this.options.keyOf(this.waiting[i].item);
+      const { key } = this.waiting[i];
       if (keys.has(key) || this.inFlight.has(key)) {
         i++;
         continue;

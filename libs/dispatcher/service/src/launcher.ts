@@ -15,7 +15,11 @@ export interface LaunchOrder {
   readonly breaker: { readonly key: string; readonly settings: BreakerSettings } | null;
 }
 
-/** What became of an order. Every order gets exactly one of `sent`, `mocked`, `deferred` or `dropped`; `lapsed` may come first. */
+/**
+ * What became of an order. Every order gets exactly one of `sent`, `mocked`, `deferred` or
+ * `dropped`; `lapsed` may come before it, more than once (before its timer, or while it waited
+ * for a connection), each answered by `resume` or `disarm`.
+ */
 export type LaunchReport =
   | { readonly kind: 'sent'; readonly id: string; readonly firedAt: number; readonly endedAt: number; readonly durationMs: number; readonly result: OutboundResult }
   | { readonly kind: 'mocked'; readonly id: string; readonly at: number }
@@ -40,7 +44,10 @@ export interface LaunchPad {
   extend(leases: ReadonlyArray<readonly [id: string, leaseDeadline: number]>): void;
   /** Sends a fire reported `lapsed` whose lease a renewal proved still ours. */
   resume(id: string, leaseDeadline: number): void;
-  /** Clears every timer and unsent fire and answers their ids (no report follows for them); fires in flight still report. Later orders are ignored. */
+  /**
+   * Clears every timer and unsent fire — those still waiting for a connection included — and
+   * answers their ids (no report follows for them); fires in flight still report. Later orders are ignored.
+   */
   stop(): Promise<string[]>;
   /** After `stop`: waits for the requests in flight and closes the connections. */
   close(): Promise<void>;
@@ -80,6 +87,8 @@ export class FireLauncher implements LaunchPad {
    * meanwhile or the fire been withdrawn; an order without one was disarmed.
    */
   private readonly connecting = new Map<string, number>();
+  /** Orders that were waiting for a connection when the launcher stopped: answered by `stop`, never sent or reported. */
+  private readonly abandoned = new Set<string>();
   /** Per origin, per dispatcher: each judges an origin by the failures it sees itself. */
   private readonly breakers = new Map<string, BreakerState>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -140,7 +149,11 @@ export class FireLauncher implements LaunchPad {
     if (this.sending) clearImmediate(this.sending);
     this.sending = null;
     for (const { timer } of this.timers.values()) clearTimeout(timer);
-    const unsent = [...this.timers.keys(), ...this.ready.splice(0).map((o) => o.id), ...this.lapsed.keys()];
+    // Waiting for a connection is not yet sent: handed back now (another replica may take them at
+    // once), they are withheld when their turn comes, instead of holding up the shutdown.
+    for (const id of this.connecting.keys()) this.abandoned.add(id);
+    const unsent = [...this.timers.keys(), ...this.ready.splice(0).map((o) => o.id), ...this.lapsed.keys(), ...this.abandoned];
+    this.connecting.clear();
     this.timers.clear();
     this.lapsed.clear();
     this.deadlines.clear();
@@ -213,6 +226,8 @@ export class FireLauncher implements LaunchPad {
     this.connecting.set(order.id, leaseDeadline);
     const result = await this.sender.send(order.request, () => this.mayStart(order.id));
     if (result.kind === 'withheld') return this.withhold(order);
+    // A sender that went ahead without asking leaves the entry behind.
+    this.connecting.delete(order.id);
     // fired_at is when the request went out: after any wait for a pooled connection (a burst).
     const firedAt = handedOver + (result.queuedMs ?? 0);
     const durationMs = Math.round(performance.now() - started - (result.queuedMs ?? 0));
@@ -237,17 +252,29 @@ export class FireLauncher implements LaunchPad {
 
   /**
    * An order the sender held back at `mayStart`: dropped if disarmed, else held like one whose lease
-   * ran out before its timer. Were it its origin's half-open probe, the breaker admits another
-   * after the cool-down (`admit`'s guard against probes that never report).
+   * ran out before its timer; nothing at all if `stop` handed it back already.
    */
   private withhold(order: LaunchOrder): void {
+    if (this.abandoned.delete(order.id)) return;
     const deadline = this.connecting.get(order.id);
     this.connecting.delete(order.id);
+    this.reopenProbe(order);
     if (deadline === undefined || this.stopped) {
       this.listener([{ kind: 'dropped', id: order.id }]);
       return;
     }
     this.lapsed.set(order.id, order);
     this.listener([{ kind: 'lapsed', id: order.id }]);
+  }
+
+  /**
+   * A half-open breaker admits one probe and defers the rest until it reports. A probe held back
+   * never reports, so the breaker is set to let the next fire probe at once instead of after a
+   * whole cool-down (`admit`'s guard against probes that never come back).
+   */
+  private reopenProbe(order: LaunchOrder): void {
+    if (!order.breaker) return;
+    const state = this.breakers.get(order.breaker.key);
+    if (state?.status === 'half_open') this.breakers.set(order.breaker.key, { status: 'open', untilMs: this.now() });
   }
 }

@@ -8,6 +8,7 @@ export const IDEMPOTENCY_RETENTION_HOURS = 24;
 /** A claim whose request has not finished after this long is presumed dead (its gateway crashed). */
 export const STALE_CLAIM_SECONDS = 60;
 const SWEEP_EVERY_MS = 10 * 60_000;
+const SWEEP_BATCH = 500;
 
 export const IDEMPOTENCY_MIGRATIONS: readonly Migration[] = [
   {
@@ -41,7 +42,9 @@ interface KeyRef {
   readonly key: string;
 }
 const rowKey = (projectId: string, environment: string, key: string) => `${projectId}\u0000${environment}\u0000${key}`;
-const refKey = ({ scope, key }: KeyRef) => rowKey(scope.projectId, scope.environment, key);
+/** Text as PostgreSQL gives it back (UTF-8 turns a lone surrogate into U+FFFD), so rows map back to their requests. */
+const asStored = (text: string) => Buffer.from(text, 'utf8').toString('utf8');
+const refKey = ({ scope, key }: KeyRef) => rowKey(scope.projectId, scope.environment, asStored(key));
 /** The (project, environment, key) columns of a group as three arrays, for `unnest`. */
 const keyColumns = (refs: readonly KeyRef[]) => [refs.map((r) => r.scope.projectId), refs.map((r) => r.scope.environment), refs.map((r) => r.key)];
 
@@ -114,19 +117,30 @@ export class IdempotencyStore implements OnModuleInit {
     );
     const generations = new Map(claimed.rows.map((r) => [rowKey(r.project_id, r.environment, r.key), r.generation]));
     const held = group.filter((g) => !generations.has(refKey(g)));
-    const { rows } = held.length
-      ? await this.pool.query<{ project_id: string; environment: string; key: string; fingerprint: string; status: number | null; response: string | null }>(
-          `SELECT project_id, environment, key, fingerprint, status, response FROM gw_idempotency
-            WHERE (project_id, environment, key) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
-          keyColumns(held),
-        )
-      : { rows: [] };
+    // The claims above are committed: should this read fail, the keys it was for count as still in
+    // progress (their callers ask again), and the keys taken are answered as taken — a failure
+    // here must not fail the whole group, whose keys would then be found held by itself.
+    const rows = held.length
+      ? await this.pool
+          .query<{ project_id: string; environment: string; key: string; fingerprint: string; status: number | null; response: string | null }>(
+            `SELECT project_id, environment, key, fingerprint, status, response FROM gw_idempotency
+              WHERE (project_id, environment, key) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+            keyColumns(held),
+          )
+          .then(
+            (result) => result.rows,
+            (error: unknown) => {
+              this.logger.warn(`reading ${held.length} held idempotency keys failed; their requests ask again: ${(error as Error).message}`);
+              return [];
+            },
+          )
+      : [];
     const records = new Map(rows.map((r) => [rowKey(r.project_id, r.environment, r.key), r]));
     return group.map((g): ClaimOutcome => {
       const generation = generations.get(refKey(g));
       if (generation !== undefined) return { kind: 'claimed', generation };
       const row = records.get(refKey(g));
-      // Released between the two statements: the caller simply tries again.
+      // Released between the two statements (or not read): the caller simply tries again.
       if (!row) return { kind: 'in_progress' };
       if (row.fingerprint !== g.fingerprint) return { kind: 'mismatch' };
       if (row.status === null || row.response === null) return { kind: 'in_progress' };
@@ -162,12 +176,25 @@ export class IdempotencyStore implements OnModuleInit {
     ]);
   }
 
-  /** Expired records are removed lazily: at most every 10 minutes, piggybacking on a request. */
+  /**
+   * Expired records are removed lazily: at most every 10 minutes, piggybacking on a request, in
+   * small batches that skip rows a claim holds — one long DELETE would hold up every claim that
+   * waits on one of its rows, and with them the claims grouped behind (issue #9).
+   */
   private sweepExpired(): void {
     if (Date.now() - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = Date.now();
-    this.pool
-      .query(`DELETE FROM gw_idempotency WHERE created_at < now() - make_interval(hours => $1)`, [IDEMPOTENCY_RETENTION_HOURS])
-      .catch((error) => this.logger.warn(`sweeping expired idempotency keys failed: ${(error as Error).message}`));
+    void this.sweepBatches().catch((error) => this.logger.warn(`sweeping expired idempotency keys failed: ${(error as Error).message}`));
+  }
+
+  private async sweepBatches(): Promise<void> {
+    for (;;) {
+      const { rowCount } = await this.pool.query(
+        `DELETE FROM gw_idempotency WHERE ctid = ANY(ARRAY(
+           SELECT ctid FROM gw_idempotency WHERE created_at < now() - make_interval(hours => $1) LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+        [IDEMPOTENCY_RETENTION_HOURS, SWEEP_BATCH],
+      );
+      if ((rowCount ?? 0) < SWEEP_BATCH) return;
+    }
   }
 }
