@@ -13,7 +13,7 @@ const { PRODUCT_NODE_FLAGS } = require('../tools/node-flags');
 // range for outgoing connections, which a port from listen(0) is not — an outgoing connection can
 // take such a port before the product binds it (EADDRINUSE).
 require('../tools/register-ts');
-const { freePort } = require('../libs/testing/src/ports');
+const { freePort } = require('../libs/contracts/src/ports');
 
 const root = path.join(__dirname, '..');
 

@@ -9,3 +9,4 @@ export * from './access';
 export * from './limits';
 export * from './environments-events';
 export * from './records';
+export * from './ports';

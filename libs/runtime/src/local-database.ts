@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { freePort } from '@schedstack/contracts';
 import { Client } from 'pg';
 
 type EmbeddedPostgresClass = new (options: Record<string, unknown>) => {
@@ -28,17 +28,6 @@ function loadEmbeddedPostgres(): EmbeddedPostgresClass {
 export interface LocalDatabase {
   readonly url: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 /**

@@ -1,5 +1,5 @@
 export * from './infra';
-export * from './ports';
+export { freePort } from '@schedstack/contracts';
 export * from './eventually';
 export * from './receiver';
 export * from './nats-server';

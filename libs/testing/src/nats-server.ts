@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from './ports';
+import { freePort } from '@schedstack/contracts';
 
 /** A NATS server with JetStream that a suite owns (never the machine's shared one): it may stop and start it at will. */
 export interface OwnNatsServer {

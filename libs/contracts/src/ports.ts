@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 
-// No test-runner globals here: the benchmark (bench/profiles.js) loads this file too.
+// Loaded from its source by the benchmark (bench/profiles.js) too.
 
 /**
- * A TCP port free right now on every interface, for servers a test starts. Picked below the
+ * A TCP port free right now on every interface, for a server about to start (the local profile's
+ * PostgreSQL, a test's servers, the benchmark's product). Picked below the
  * kernel's range for outgoing connections' local ports: a port from that range (what `listen(0)`
  * hands out) can be taken by any connection opened on the machine before the server binds it — in
  * CI, by one of the other suites' connections while `npm start` was still creating its database.
