@@ -65,6 +65,22 @@ function ruleExpressions(): { name: string; expr: string }[] {
     return (await res.json()) as { status: string; data: { result: unknown[] }; error?: string };
   };
 
+  /**
+   * The answer to `expr` once it has data (or the last answer after 15 s). On a busy machine one
+   * scrape can overrun its 1 s timeout, and Prometheus then marks every series of the target stale
+   * until the next scrape succeeds: an instant query in that second finds nothing, a moment later
+   * everything (a CI run saw exactly that once).
+   */
+  const queryWithData = async (expr: string) => {
+    let answer = await query(expr);
+    const deadline = Date.now() + 15_000;
+    while (!(answer.data?.result.length > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      answer = await query(expr);
+    }
+    return answer;
+  };
+
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'schedstack-prom-'));
     stack = await startLocalStack('prometheus');
@@ -138,7 +154,7 @@ function ruleExpressions(): { name: string; expr: string }[] {
       'schedstack_due_fires{state="overdue"}',
       'schedstack_lease_reclaims_total or vector(0)',
     ]) {
-      expect({ expr, found: (await query(expr)).data.result.length > 0 }).toEqual({ expr, found: true });
+      expect({ expr, found: (await queryWithData(expr)).data.result.length > 0 }).toEqual({ expr, found: true });
     }
   });
 
@@ -146,7 +162,7 @@ function ruleExpressions(): { name: string; expr: string }[] {
     const expressions = dashboardExpressions();
     expect(expressions.length).toBeGreaterThanOrEqual(10);
     for (const { name, expr } of expressions) {
-      const answer = await query(expr);
+      const answer = await queryWithData(expr);
       expect({ name, expr, status: answer.status, error: answer.error, results: answer.data?.result.length > 0 }).toEqual({ name, expr, status: 'success', error: undefined, results: true });
     }
   });
@@ -155,7 +171,7 @@ function ruleExpressions(): { name: string; expr: string }[] {
     const expressions = ruleExpressions();
     expect(expressions.map((e) => e.name)).toEqual(expect.arrayContaining(['schedstack:dispatch_slo_bad_ratio:rate5m', 'SchedStackDispatchSLOFastBurn', 'SchedStackOverdueFires']));
     for (const { name, expr } of expressions) {
-      const answer = await query(expr);
+      const answer = await queryWithData(expr);
       expect({ name, expr, status: answer.status, error: answer.error, results: answer.data?.result.length > 0 }).toEqual({ name, expr, status: 'success', error: undefined, results: true });
     }
   });
