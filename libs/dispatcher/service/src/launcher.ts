@@ -226,8 +226,9 @@ export class FireLauncher implements LaunchPad {
     this.connecting.set(order.id, leaseDeadline);
     const result = await this.sender.send(order.request, () => this.mayStart(order.id));
     if (result.kind === 'withheld') return this.withhold(order);
-    // A sender that went ahead without asking leaves the entry behind.
+    // A sender that went ahead without asking leaves the entries behind.
     this.connecting.delete(order.id);
+    this.abandoned.delete(order.id);
     // fired_at is when the request went out: after any wait for a pooled connection (a burst).
     const firedAt = handedOver + (result.queuedMs ?? 0);
     const durationMs = Math.round(performance.now() - started - (result.queuedMs ?? 0));
