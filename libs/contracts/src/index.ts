@@ -10,3 +10,4 @@ export * from './limits';
 export * from './environments-events';
 export * from './records';
 export * from './ports';
+export * from './group-commit';

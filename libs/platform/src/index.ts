@@ -7,5 +7,4 @@ export * from './rpc';
 export * from './scoped-read-model';
 export * from './read-models';
 export * from './health';
-export * from './group-commit';
 export * from './trace-context';

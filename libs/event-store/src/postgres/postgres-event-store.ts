@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { GroupCommit } from '@schedstack/contracts';
 import { Client, ClientConfig, Pool, PoolClient } from 'pg';
 import {
   AppendRequest,
@@ -262,10 +263,8 @@ export class PostgresEventStore implements EventStore {
   private readonly instanceId = randomUUID();
   /** Bumped by every wake-up: the tail is complete only up to the wake-up it was read after. */
   private generation = 0;
-  /** Group commit (see `concurrentAppends`): appends waiting for a free writer, and the writers busy. */
-  private readonly waitingAppends: { request: AppendRequest; resolve: (result: AppendResult) => void; reject: (error: Error) => void }[] = [];
-  private appendsWriting = 0;
-  private readonly concurrentAppends: number;
+  /** Group commit (see `concurrentAppends`). */
+  private readonly appends: GroupCommit<AppendRequest, AppendResult | Error>;
 
   constructor(options: PostgresEventStoreOptions) {
     if (options.pool) {
@@ -282,7 +281,7 @@ export class PostgresEventStore implements EventStore {
       throw new Error('PostgresEventStore needs a pool or a connectionString');
     }
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
-    this.concurrentAppends = Math.max(1, options.concurrentAppends ?? 2);
+    this.appends = new GroupCommit((requests) => this.writeMany(requests), { writers: Math.max(1, options.concurrentAppends ?? 2), maxBatch: GROUP_COMMIT_MAX });
   }
 
   /** Creates the tables; idempotent and safe to call from several processes at once. */
@@ -308,35 +307,11 @@ export class PostgresEventStore implements EventStore {
    * statement as soon as a writer is free — one round trip and one commit for a burst of creates,
    * each caller still getting its own result or refusal.
    */
-  appendToStream(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
-      this.waitingAppends.push({ request: { streamName, events, expected }, resolve, reject });
-      this.writeWaitingAppends();
-    });
-  }
-
-  private writeWaitingAppends(): void {
-    while (this.appendsWriting < this.concurrentAppends && this.waitingAppends.length > 0) {
-      const group = this.waitingAppends.splice(0, GROUP_COMMIT_MAX);
-      this.appendsWriting++;
-      void this.writeMany(group.map((g) => g.request))
-        .then(
-          (results) =>
-            group.forEach((g, i) => {
-              const result = results[i];
-              if (result === undefined) g.reject(new Error(`Stream '${g.request.streamName}': the append got no result`));
-              else if (result instanceof Error) g.reject(result);
-              else g.resolve(result);
-            }),
-          (error: unknown) => group.forEach((g) => g.reject(error instanceof Error ? error : new Error(String(error)))),
-        )
-        .finally(() => {
-          this.appendsWriting--;
-          this.writeWaitingAppends();
-        })
-        // Settling cannot throw; should it, the waiting appends must still be written.
-        .catch(() => undefined);
-    }
+  async appendToStream(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    // writeMany answers a refusal as the request's own Error, never failing the others of its group.
+    const result = await this.appends.submit({ streamName, events, expected });
+    if (result instanceof Error) throw result;
+    return result;
   }
 
   /** The requests in one statement, written now (not queued behind the group commit). */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { ApiErrorBody, Scope } from '@schedstack/contracts';
-import { GroupCommit, type Migration, migrate, PG_POOL } from '@schedstack/platform';
+import { type ApiErrorBody, GroupCommit, type Scope } from '@schedstack/contracts';
+import { type Migration, migrate, PG_POOL } from '@schedstack/platform';
 import type { Pool } from 'pg';
 
 /** SPEC §3: idempotency records are kept at least this long. */

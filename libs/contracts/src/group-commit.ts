@@ -11,10 +11,11 @@ class Failed {
  * as a writer is free — one round trip and one commit for a burst, each caller still getting its
  * own result. Items with the same `keyOf` are never written at the same time: the later one waits
  * until the earlier one's write has ended, so it sees the row as that one left it, as it would one
- * statement after the other.
+ * statement after the other. Without `keyOf`, items never wait for one another's writes (the event
+ * store, whose statement orders appends to one stream itself).
  */
 export class GroupCommit<Item, Result> {
-  private readonly waiting: { readonly item: Item; readonly key: string; readonly resolve: (result: Result) => void; readonly reject: (error: unknown) => void }[] = [];
+  private readonly waiting: { readonly item: Item; readonly key: string | null; readonly resolve: (result: Result) => void; readonly reject: (error: unknown) => void }[] = [];
   private writing = 0;
   /** Keys of the items being written. */
   private readonly inFlight = new Set<string>();
@@ -25,13 +26,13 @@ export class GroupCommit<Item, Result> {
      * nothing: a write that fails must have changed nothing, since its items are then written again.
      */
     private readonly write: (items: readonly Item[]) => Promise<readonly Result[]>,
-    private readonly options: { readonly writers: number; readonly maxBatch: number; readonly keyOf: (item: Item) => string },
+    private readonly options: { readonly writers: number; readonly maxBatch: number; readonly keyOf?: (item: Item) => string },
   ) {}
 
   submit(item: Item): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       // A key that cannot be computed fails this submit, not the queue.
-      this.waiting.push({ item, key: this.options.keyOf(item), resolve, reject });
+      this.waiting.push({ item, key: this.options.keyOf?.(item) ?? null, resolve, reject });
       this.writeWaiting();
     });
   }
@@ -41,7 +42,7 @@ export class GroupCommit<Item, Result> {
       const batch = this.takeBatch();
       // Everything waiting has a key being written: the end of that write starts the next.
       if (batch.length === 0) return;
-      const keys = batch.map((b) => b.key);
+      const keys = batch.flatMap((b) => (b.key === null ? [] : [b.key]));
       for (const key of keys) this.inFlight.add(key);
       this.writing++;
       void this.writeGroup(batch.map((b) => b.item))
@@ -91,15 +92,16 @@ export class GroupCommit<Item, Result> {
 
   /** The oldest waiting items, at most one per key, none of a key being written, `maxBatch` in all; the rest keep their places. */
   private takeBatch(): typeof this.waiting {
+    if (!this.options.keyOf) return this.waiting.splice(0, this.options.maxBatch);
     const keys = new Set<string>();
     const batch: typeof this.waiting = [];
     for (let i = 0; i < this.waiting.length && batch.length < this.options.maxBatch; ) {
       const { key } = this.waiting[i];
-      if (keys.has(key) || this.inFlight.has(key)) {
+      if (key !== null && (keys.has(key) || this.inFlight.has(key))) {
         i++;
         continue;
       }
-      keys.add(key);
+      if (key !== null) keys.add(key);
       batch.push(...this.waiting.splice(i, 1));
     }
     return batch;

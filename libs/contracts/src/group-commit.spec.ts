@@ -69,6 +69,16 @@ describe('GroupCommit', () => {
     expect(await Promise.all(results)).toEqual([2, 4, 6, 8]);
   });
 
+  it('without keyOf, lets items that would share a key go together (the caller orders them itself)', async () => {
+    const writes = recordedWrites();
+    const group = new GroupCommit(writes.write, { writers: 1, maxBatch: 10 });
+    const results = [group.submit(item('same', 1)), group.submit(item('same', 2)), group.submit(item('same', 3))];
+    await writes.finish();
+    expect(writes.groups).toEqual([[item('same', 1)], [item('same', 2), item('same', 3)]]);
+    await writes.finish();
+    expect(await Promise.all(results)).toEqual([2, 4, 6]);
+  });
+
   it('fails only the items of a write that failed, and goes on with those waiting', async () => {
     const writes = recordedWrites();
     const group = new GroupCommit(writes.write, { writers: 1, maxBatch: 10, keyOf: (i: Item) => i.key });
