@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { PRODUCT_NODE_FLAGS } = require('../tools/node-flags');
-// The tests' port picker, loaded from its TypeScript source: a random free port below the kernel's
+// The port picker the product and the tests use, loaded from its TypeScript source: a random free port below the kernel's
 // range for outgoing connections, which a port from listen(0) is not — an outgoing connection can
 // take such a port before the product binds it (EADDRINUSE).
 require('../tools/register-ts');

@@ -39,7 +39,6 @@ describe('idempotency key', () => {
     [{ 'idempotency-key': 'x'.repeat(256) }, {}, 'Idempotency-Key'],
     [{}, { idempotency_key: 7 }, 'idempotency_key'],
     [{}, { idempotency_key: 'tab\there' }, 'idempotency_key'],
-    [{}, { idempotency_key: 'lone\ud800surrogate' }, 'idempotency_key'],
     [{ 'idempotency-key': 'a' }, { idempotency_key: 'b' }, 'idempotency_key'],
   ])('refuses %j with body %j, naming %s', (headers, body, param) => {
     expect(() => idempotencyKeyOf({ headers, body })).toThrow(expect.objectContaining({ body: expect.objectContaining({ status: 400, param }) }));

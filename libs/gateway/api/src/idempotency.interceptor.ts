@@ -46,8 +46,6 @@ export function requestFingerprint(req: Pick<Request, 'method' | 'originalUrl' |
 }
 
 const hasControlCharacter = (text: string) => [...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
-/** A lone surrogate cannot be stored as itself (UTF-8 makes it U+FFFD), so such a key could not be found again as sent. */
-const isWellFormed = (text: string) => Buffer.from(text, 'utf8').toString('utf8') === text;
 
 /** The key from the `Idempotency-Key` header or the body's `idempotency_key`, or null when neither is sent. */
 export function idempotencyKeyOf(req: Pick<Request, 'headers' | 'body'>): string | null {
@@ -56,7 +54,7 @@ export function idempotencyKeyOf(req: Pick<Request, 'headers' | 'body'>): string
   const param = header !== undefined ? 'Idempotency-Key' : 'idempotency_key';
   const key = header ?? fromBody;
   if (key === undefined || key === null) return null;
-  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH || hasControlCharacter(key) || !isWellFormed(key)) {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH || hasControlCharacter(key)) {
     throw ApiError.invalid(param, `${param} must be a string of 1 to ${MAX_KEY_LENGTH} printable characters`);
   }
   if (header !== undefined && fromBody !== undefined && fromBody !== null && fromBody !== header) {

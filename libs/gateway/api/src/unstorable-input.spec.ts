@@ -9,6 +9,8 @@ describe('unstorableInput (SPEC §8: bad input is a 400, never a 500 from the st
     ['NUL in a value', { metadata: { a: 'x\u0000' } }, 'metadata.a'],
     ['a lone high surrogate', { endpoint: 'https://example.com/\ud800' }, 'endpoint'],
     ['a lone low surrogate', { name: '\udc00x' }, 'name'],
+    // Before the idempotency interceptor sees it: such a key could not be stored as sent.
+    ['a lone surrogate in an idempotency key', { idempotency_key: 'lone\ud800surrogate' }, 'idempotency_key'],
     ['NUL in a key', { headers: { 'x\u0000': 'v' } }, 'headers.x\u0000'],
     ['inside an array', { fields: [{ name: 'ok' }, { name: '\u0000' }] }, 'fields[1].name'],
   ])('names the parameter holding %s', (_case, body, param) => {
