@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startReceiver } from '@schedstack/testing';
+import { Client } from 'pg';
 import { freePort } from '../support';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -14,11 +15,20 @@ interface Started {
   output: () => string;
 }
 
+/** Every product started, so a failed test still stops it (and its PostgreSQL) instead of hanging jest. */
+const started: ChildProcess[] = [];
+
+afterAll(async () => {
+  const running = started.filter((child) => child.exitCode === null && child.signalCode === null);
+  await Promise.all(running.map((child) => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')))));
+});
+
 /** Runs what `npm start` runs after its build step, with its own data folder and port. */
 async function startProduct(home: string, port: number): Promise<Started> {
   const env: NodeJS.ProcessEnv = { ...process.env, SCHEDSTACK_HOME: home, PORT: String(port) };
   delete env.DATABASE_URL; // the local profile brings its own embedded PostgreSQL
   const child = spawn(process.execPath, [...PRODUCT_NODE_FLAGS, '-r', './tools/register-paths.js', 'dist/apps/schedstack/src/main.js'], { cwd: ROOT, env });
+  started.push(child);
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
@@ -37,6 +47,23 @@ async function stop(started: Started): Promise<{ code: number | null; tail: stri
   started.child.kill('SIGTERM');
   const code = await exited;
   return { code, tail: code === 0 ? '' : started.output().slice(-3000) };
+}
+
+/** The product's connections to its embedded PostgreSQL, by kind, asked through the socket in `socketDir`. */
+async function productConnections(socketDir: string): Promise<{ socket: number; tcp: number }> {
+  const socket = fs.readdirSync(socketDir).find((name) => /^\.s\.PGSQL\.\d+$/.test(name));
+  if (!socket) throw new Error(`no PostgreSQL socket in ${socketDir}: ${fs.readdirSync(socketDir).join(', ')}`);
+  const client = new Client({ host: socketDir, port: Number(socket.split('.').pop()), user: 'schedstack', password: 'schedstack', database: 'schedstack' });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ socket: number; tcp: number }>(
+      `SELECT count(*) FILTER (WHERE client_addr IS NULL)::int AS socket, count(*) FILTER (WHERE client_addr IS NOT NULL)::int AS tcp
+         FROM pg_stat_activity WHERE datname = 'schedstack' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+    );
+    return rows[0];
+  } finally {
+    await client.end();
+  }
 }
 
 function postgresProcessesFor(dataDir: string): string[] {
@@ -91,6 +118,11 @@ describe('the local profile (what `npm start` runs)', () => {
       const [arrived] = await receiver.waitFor(1, 20_000);
       expect(arrived.body).toBe('hello');
       expect(arrived.headers['sched-mode']).toBe('live');
+
+      // The product talks to its PostgreSQL through the server's socket in <home>/run, not over TCP.
+      const connections = await productConnections(path.join(home, 'run'));
+      expect(connections.tcp).toBe(0);
+      expect(connections.socket).toBeGreaterThan(0);
 
       expect(await stop(first)).toEqual({ code: 0, tail: '' });
       expect(first.output()).toContain('Stopped cleanly');

@@ -1,10 +1,20 @@
-import { type ArgumentsHost, Catch, Logger, type RpcExceptionFilter } from '@nestjs/common';
+import { applyDecorators, type ArgumentsHost, Catch, Controller, Logger, type RpcExceptionFilter, UseFilters, UseInterceptors } from '@nestjs/common';
 import { type ClientProxy, RpcException } from '@nestjs/microservices';
-import { ApiError, type ApiErrorBody, DomainError, domainErrorBody, isApiErrorBody } from '@schedstack/contracts';
+import { ApiError, type ApiErrorBody, DomainError, domainErrorBody, isApiErrorBody, isConnectionFailure } from '@schedstack/contracts';
 import { firstValueFrom, type Observable, throwError, timeout } from 'rxjs';
-import { tracedSend, withTraceContext } from './trace-context';
+import { TraceContextInterceptor, tracedSend, withTraceContext } from './trace-context';
 
 const logger = new Logger('rpc');
+
+/**
+ * A service's bus handlers: each continues the sender's trace (SPEC §7) and its errors travel as
+ * error bodies (SPEC §8). On the service's controllers only, not for the whole app: in the local
+ * profile the API's HTTP routes share the app, and every global interceptor is a layer of Nest's
+ * interceptor chain on each of their requests.
+ */
+export function BusController(): ClassDecorator {
+  return applyDecorators(Controller(), UseFilters(RpcErrorsFilter), UseInterceptors(TraceContextInterceptor));
+}
 
 /**
  * Service side of the bus: an ApiError thrown by a handler travels as its body; anything else is
@@ -23,6 +33,11 @@ export function toErrorBody(exception: unknown): ApiErrorBody {
   if (exception instanceof RpcException) {
     const inner = exception.getError();
     if (isApiErrorBody(inner)) return inner;
+  }
+  if (isConnectionFailure(exception)) {
+    // PostgreSQL or NATS is restarting or unreachable: a 503 the caller may retry, as over HTTP (SPEC §8).
+    logger.warn(`backend unavailable: ${(exception as Error)?.message ?? String(exception)}`);
+    return ApiError.unavailable('A service SchedStack depends on is unavailable right now; retry the request.').body;
   }
   logger.error(`unhandled error in a service handler: ${(exception as Error)?.stack ?? String(exception)}`);
   return { status: 500, type: 'api_error', code: 'internal_error', message: 'An internal error occurred; it has been logged.' };

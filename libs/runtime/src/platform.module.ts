@@ -1,11 +1,9 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import type { ClientProxy } from '@nestjs/microservices';
 import { EVENT_STORE, type EventStore } from '@schedstack/event-store';
 import { BUS_CLIENT, EVENT_FEED, type EventFeed } from '@schedstack/messaging';
-import { CLOCK, type Clock, PG_POOL, PLATFORM_CONFIG, PlatformHealth, type PlatformConfig, systemClock, TraceContextInterceptor } from '@schedstack/platform';
+import { CLOCK, type Clock, PG_POOL, PLATFORM_CONFIG, PlatformHealth, type PlatformConfig, systemClock } from '@schedstack/platform';
 import type { Pool } from 'pg';
-import { UnavailableInterceptor } from './unavailable.interceptor';
 
 /** The adapters one process runs with; which ones is decided once, by the profile (STYLE §3). */
 export interface PlatformAdapters {
@@ -31,14 +29,12 @@ export class PlatformModule {
       { provide: CLOCK, useValue: adapters.clock ?? systemClock },
       PlatformHealth,
     ];
-    // SPEC §7: every message handler of the process continues the sender's trace.
-    const tracing = { provide: APP_INTERCEPTOR, useClass: TraceContextInterceptor };
-    // SPEC §8: a database or broker outage is a 503 for every handler, HTTP or bus.
-    const unavailable = { provide: APP_INTERCEPTOR, useClass: UnavailableInterceptor };
+    // No global interceptors: each is a layer on every request (bus handlers continue the trace
+    // through BusController; a database or broker outage is a 503 in both error renderers).
     return {
       module: PlatformModule,
       global: true,
-      providers: [...providers, tracing, unavailable],
+      providers,
       exports: providers.map((p) => ('provide' in p ? p.provide : p)),
     };
   }

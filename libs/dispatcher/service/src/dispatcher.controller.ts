@@ -1,11 +1,9 @@
-import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { type GetByIdQuery, type ListQuery, PATTERNS, type Scoped, type SloQuery } from '@schedstack/contracts';
-import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
+import { BusController, PlatformHealth } from '@schedstack/platform';
 import { DispatcherApplication } from './dispatcher.application';
 
-@Controller()
-@UseFilters(RpcErrorsFilter)
+@BusController()
 export class DispatcherController {
   constructor(
     private readonly dispatcher: DispatcherApplication,

@@ -1,4 +1,3 @@
-import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
   type AddMemberCommand,
@@ -12,14 +11,13 @@ import {
   type SessionTokenQuery,
   type UpdateMemberCommand,
 } from '@schedstack/contracts';
-import { RpcErrorsFilter } from '@schedstack/platform';
+import { BusController } from '@schedstack/platform';
 import { ApiKeysApplication } from './api-keys.application';
 import { MembersApplication } from './members.application';
 import { SessionsApplication } from './sessions.application';
 
 /** Sessions, members and API keys over the bus (SPEC §2). */
-@Controller()
-@UseFilters(RpcErrorsFilter)
+@BusController()
 export class AccessController {
   constructor(
     private readonly sessions: SessionsApplication,

@@ -1,4 +1,3 @@
-import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
   type CloneCommand,
@@ -14,15 +13,14 @@ import {
   type UpdateLimitsCommand,
   type ValidateMetadataQuery,
 } from '@schedstack/contracts';
-import { RpcErrorsFilter } from '@schedstack/platform';
+import { BusController } from '@schedstack/platform';
 import { CloneApplication } from './clone.application';
 import { ConfigApplication } from './config.application';
 import { DatasetsApplication } from './datasets.application';
 import { LimitsApplication } from './limits.application';
 
 /** Configuration resources, dataset rows, clone and limits over the bus (SPEC §5). */
-@Controller()
-@UseFilters(RpcErrorsFilter)
+@BusController()
 export class ConfigurationController {
   constructor(
     private readonly config: ConfigApplication,

@@ -1,12 +1,10 @@
-import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { PATTERNS, type VerifyApiKeyQuery } from '@schedstack/contracts';
-import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
+import { BusController, PlatformHealth } from '@schedstack/platform';
 import { ApiKeysApplication } from './api-keys.application';
 import { EnvironmentsApplication } from './environments.application';
 
-@Controller()
-@UseFilters(RpcErrorsFilter)
+@BusController()
 export class EnvironmentsController {
   constructor(
     private readonly environments: EnvironmentsApplication,

@@ -1,4 +1,3 @@
-import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
   type CreateScheduleCommand,
@@ -8,11 +7,10 @@ import {
   type ScheduleActionCommand,
   type UpcomingFiresQuery,
 } from '@schedstack/contracts';
-import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
+import { BusController, PlatformHealth } from '@schedstack/platform';
 import { SchedulesApplication } from './schedules.application';
 
-@Controller()
-@UseFilters(RpcErrorsFilter)
+@BusController()
 export class SchedulesController {
   constructor(
     private readonly schedules: SchedulesApplication,

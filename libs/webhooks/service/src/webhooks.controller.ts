@@ -1,12 +1,10 @@
-import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { type GetByIdQuery, type ListQuery, PATTERNS, type WebhookEndpointCommand } from '@schedstack/contracts';
-import { PlatformHealth, RpcErrorsFilter } from '@schedstack/platform';
+import { BusController, PlatformHealth } from '@schedstack/platform';
 import { WebhooksApplication } from './webhooks.application';
 
 /** SPEC §6 webhook endpoints over the bus. */
-@Controller()
-@UseFilters(RpcErrorsFilter)
+@BusController()
 export class WebhooksController {
   constructor(
     private readonly webhooks: WebhooksApplication,
