@@ -42,7 +42,10 @@ export async function startLocalApp(
     abortOnError: false,
   });
   configureHttpPipeline(app);
-  app.connectMicroservice({ strategy: runtime.server }, { inheritAppConfig: true });
+  // The bus handlers get their error filter and trace from BusController; the app's global
+  // enhancers (the HTTP error filter, the rate limiter) are the API's, and each would be one more
+  // layer on every bus message (docs/decisions.md).
+  app.connectMicroservice({ strategy: runtime.server }, { inheritAppConfig: false });
   await app.startAllMicroservices();
   await app.listen(config.port, config.host);
   const address = app.getHttpServer().address() as { port: number };

@@ -35,7 +35,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   const levels = config.logLevel === 'debug' ? (['error', 'warn', 'log', 'debug'] as const) : (['error', 'warn'] as const);
   const app = await NestFactory.create(ServiceModule, { bodyParser: false, logger: [...levels], abortOnError: false });
   if (options.http) configureHttpPipeline(app);
-  else app.connectMicroservice(natsServerStrategy(config.natsUrl, options.service, config.busPrefix), { inheritAppConfig: true });
+  else app.connectMicroservice(natsServerStrategy(config.natsUrl, options.service, config.busPrefix), { inheritAppConfig: false });
   if (options.http) {
     await app.listen(config.port, config.host);
   } else {
