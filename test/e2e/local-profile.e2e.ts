@@ -18,10 +18,10 @@ interface Started {
 /** Every product started, so a failed test still stops it (and its PostgreSQL) instead of hanging jest. */
 const started: ChildProcess[] = [];
 
-afterAll(async () => {
+async function stopLeftovers(): Promise<void> {
   const running = started.filter((child) => child.exitCode === null && child.signalCode === null);
   await Promise.all(running.map((child) => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')))));
-});
+}
 
 /** Runs what `npm start` runs after its build step, with its own data folder and port. */
 async function startProduct(home: string, port: number): Promise<Started> {
@@ -87,7 +87,10 @@ describe('the V8 flags of every process (docs/decisions.md)', () => {
 describe('the local profile (what `npm start` runs)', () => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'schedstack-home-'));
 
-  afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
+  afterAll(async () => {
+    await stopLeftovers(); // before its data folder goes
+    fs.rmSync(home, { recursive: true, force: true });
+  });
 
   it('starts with embedded PostgreSQL, prints and saves demo credentials, fires a schedule, stops cleanly, and reuses its data', async () => {
     const receiver = await startReceiver();
@@ -141,5 +144,21 @@ describe('the local profile (what `npm start` runs)', () => {
     } finally {
       await receiver.close();
     }
+  }, 240_000);
+
+  it('connects over TCP when the data folder is too deep for a Unix socket path (which PostgreSQL would refuse to start with)', async () => {
+    const deep = path.join(home, 'a-data-folder-whose-path-is-longer-than-a-unix-socket-path-may-be', 'x'.repeat(40));
+    expect(Buffer.byteLength(path.join(deep, 'run', '.s.PGSQL.65535'))).toBeGreaterThan(107);
+    const port = await freePort();
+    const product = await startProduct(deep, port);
+    const credentials = JSON.parse(fs.readFileSync(path.join(deep, 'credentials.json'), 'utf8'));
+    const created = await fetch(`http://127.0.0.1:${port}/v1/schedules`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credentials.keys.test}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ endpoint: 'https://example.com/hook', delay: '1h' }),
+    });
+    expect(created.status).toBe(201);
+    expect(fs.existsSync(path.join(deep, 'run'))).toBe(false);
+    expect(await stop(product)).toEqual({ code: 0, tail: '' });
   }, 240_000);
 });

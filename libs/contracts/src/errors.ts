@@ -70,8 +70,10 @@ const CONNECTION_LOST_MESSAGE =
 export function isConnectionFailure(error: unknown, depth = 0): boolean {
   if (typeof error === 'string') return CONNECTION_LOST_MESSAGE.test(error);
   if (typeof error !== 'object' || error === null || depth > 3) return false;
-  const { code, message, errors, cause } = error as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+  const { code, syscall, message, errors, cause } = error as { code?: unknown; syscall?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
   if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || BROKER_ERROR_CODES.has(code) || DATABASE_UNAVAILABLE.test(code))) return true;
+  // A Unix socket whose server is not listening: PostgreSQL removes its socket file when it stops.
+  if (code === 'ENOENT' && syscall === 'connect') return true;
   if (typeof message === 'string' && CONNECTION_LOST_MESSAGE.test(message)) return true;
   // Node reports a refused connection to several addresses as an AggregateError; wrappers keep a cause.
   if (Array.isArray(errors) && errors.some((e) => isConnectionFailure(e, depth + 1))) return true;

