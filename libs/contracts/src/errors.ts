@@ -47,6 +47,11 @@ export class ApiError extends Error {
   static unavailable(message: string): ApiError {
     return new ApiError({ status: 503, type: 'api_error', code: 'service_unavailable', message });
   }
+
+  /** What every edge (HTTP, bus) answers for a backend outage (`isConnectionFailure`). */
+  static backendUnavailable(): ApiError {
+    return ApiError.unavailable('A service SchedStack depends on is unavailable right now; retry the request.');
+  }
 }
 
 /** Socket errors of Node: the peer is not there, or went away mid-request. */

@@ -37,7 +37,7 @@ export function toErrorBody(exception: unknown): ApiErrorBody {
   if (isConnectionFailure(exception)) {
     // PostgreSQL or NATS is restarting or unreachable: a 503 the caller may retry, as over HTTP (SPEC §8).
     logger.warn(`backend unavailable: ${(exception as Error)?.message ?? String(exception)}`);
-    return ApiError.unavailable('A service SchedStack depends on is unavailable right now; retry the request.').body;
+    return ApiError.backendUnavailable().body;
   }
   logger.error(`unhandled error in a service handler: ${(exception as Error)?.stack ?? String(exception)}`);
   return { status: 500, type: 'api_error', code: 'internal_error', message: 'An internal error occurred; it has been logged.' };

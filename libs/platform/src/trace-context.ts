@@ -46,7 +46,6 @@ export async function tracedSend<T>(pattern: string, send: () => Promise<T>): Pr
 @Injectable()
 export class TraceContextInterceptor implements NestInterceptor {
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (ctx.getType() !== 'rpc') return next.handle();
     const data = ctx.switchToRpc().getData() as Record<string, unknown> | null;
     const carrier = data && typeof data === 'object' ? (data[TRACE_CONTEXT_FIELD] as Record<string, string> | undefined) : undefined;
     if (carrier) delete (data as Record<string, unknown>)[TRACE_CONTEXT_FIELD];

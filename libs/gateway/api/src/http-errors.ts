@@ -29,7 +29,7 @@ export function errorBodyOf(exception: unknown): ApiErrorBody {
   if (isConnectionFailure(exception)) {
     // PostgreSQL or NATS is restarting or unreachable: a retry may succeed (SPEC §8, docs/reliability.md).
     logger.warn(`backend unavailable: ${(exception as Error)?.message ?? String(exception)}`);
-    return ApiError.unavailable('A service SchedStack depends on is unavailable right now; retry the request.').body;
+    return ApiError.backendUnavailable().body;
   }
   logger.error(`unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
   return { status: 500, type: 'api_error', code: 'internal_error', message: 'An internal error occurred; it has been logged.' };
