@@ -81,9 +81,9 @@ export class GroupCommit<Item, Result> {
         const alone = await Promise.resolve([item])
           .then((one) => this.write(one))
           .then(
-          (answered) => (answered.length > 0 ? answered[0] : new Failed(new Error(NO_RESULT))),
-          (failure: unknown) => new Failed(failure),
-        );
+            (answered) => (answered.length > 0 ? answered[0] : new Failed(new Error(NO_RESULT))),
+            (failure: unknown) => new Failed(failure),
+          );
         results.push(alone);
       }
       return results;
