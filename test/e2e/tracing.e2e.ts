@@ -1,4 +1,6 @@
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
+import * as http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { addSpanExporter } from '@schedstack/runtime';
 import { type Receiver, startReceiver } from '@schedstack/testing';
 import { eventually, startLocalStack, type TestStack } from '../support';
@@ -33,6 +35,29 @@ describe('OpenTelemetry traces (SPEC §7, local profile, in-memory exporter)', (
     expect(client?.parentSpanContext?.spanId).toBe(http.spanContext().spanId);
     expect(server?.parentSpanContext?.spanId).toBe(client?.spanContext().spanId);
     expect(http.attributes['http.response.status_code']).toBe(201);
+  });
+
+  it('keeps the trace when the body arrives after the headers (the body parser resumes on a socket event)', async () => {
+    exporter.reset();
+    const body = JSON.stringify({ endpoint: `${receiver.url}/slow-body`, delay: '1h' });
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${stack.url}/v1/schedules`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.keys.test}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      // Headers go out now; the body only once the gateway has run its middleware up to the parser.
+      req.flushHeaders();
+      void sleep(100).then(() => req.end(body));
+    });
+    expect(status).toBe(201);
+    const server = await eventually(async () => named('POST /v1/schedules')[0]);
+    const client = named('send schedules.create').find((s) => s.spanContext().traceId === server.spanContext().traceId);
+    expect(client?.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
   });
 
   it('continues the trace of the creating request into the dispatch span (gateway → schedules → dispatcher)', async () => {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { json, type NextFunction, type Request, type Response, static as serveStatic } from 'express';
 import { GatewayApiModule } from './gateway-api.module';
 import { HttpErrorsFilter, sendError } from './http-errors';
-import { httpTracing } from './http-tracing';
+import { httpTracing, resumeRequestTrace } from './http-tracing';
 import { buildOpenApiDocument, OpenApiDocumentHolder } from './openapi.document';
 import { unstorableInput, unstorablePath } from './unstorable-input';
 
@@ -25,6 +25,7 @@ export function configureHttpPipeline(app: INestApplication): void {
     next();
   });
   app.use(json({ limit: BODY_LIMIT_BYTES, type: () => true }));
+  app.use(resumeRequestTrace);
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
     if (error?.type === 'entity.too.large') {
       return sendError(res, req, {

@@ -1,12 +1,15 @@
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Context, context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 
 const tracer = trace.getTracer('schedstack-gateway');
 
+/** The request's trace context, kept on the request for `resumeRequestTrace`. */
+const REQUEST_CONTEXT = Symbol('schedstack.requestContext');
+type TracedRequest = Request & { [REQUEST_CONTEXT]?: Context };
+
 /**
  * SPEC §7: one server span per API request, active for everything the request does (bus commands
- * included, whose trace context then crosses to the services). The request and response emitters
- * are bound to it, so work resumed by stream events (body parsing) still sees the span.
+ * included, whose trace context then crosses to the services).
  */
 export function httpTracing(req: Request, res: Response, next: NextFunction): void {
   const span = tracer.startSpan(`${req.method} ${req.path}`, {
@@ -14,8 +17,7 @@ export function httpTracing(req: Request, res: Response, next: NextFunction): vo
     attributes: { 'http.request.method': req.method, 'url.path': req.path },
   });
   const active = trace.setSpan(context.active(), span);
-  context.bind(active, req);
-  context.bind(active, res);
+  (req as TracedRequest)[REQUEST_CONTEXT] = active;
   res.once('finish', () => {
     // The route template, once Nest has matched one, names the span better than the raw path.
     const route = (req as Request & { route?: { path?: string } }).route?.path;
@@ -25,4 +27,16 @@ export function httpTracing(req: Request, res: Response, next: NextFunction): vo
     span.end();
   });
   context.with(active, next);
+}
+
+/**
+ * Goes right after the body parser, which reads the body on the socket's events: the chain
+ * resumes there in the request's context whether or not the parser carries it across (raw-body
+ * does today, with AsyncResource.bind). Binding the request and response emitters to the context
+ * did the same for every listener, at about 3% of the API's CPU (docs/decisions.md).
+ */
+export function resumeRequestTrace(req: Request, _res: Response, next: NextFunction): void {
+  const active = (req as TracedRequest)[REQUEST_CONTEXT];
+  if (active) context.with(active, next);
+  else next();
 }
