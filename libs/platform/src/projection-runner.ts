@@ -8,8 +8,8 @@ import {
   type Subscription,
 } from '@schedstack/event-store';
 import type { EventFeed, FeedEvent } from '@schedstack/messaging';
-import { escapeLiteral, type Pool, type PoolClient, type QueryResult } from 'pg';
-import type { Migration } from './database';
+import type { Pool, PoolClient } from 'pg';
+import { inTransaction, type Migration } from './database';
 
 /** A read model: which events it folds, and how each one changes its rows. */
 export interface ProjectionDefinition {
@@ -23,11 +23,6 @@ export interface ProjectionDefinition {
    * one go, e.g. as one multi-row insert. Without it each event goes through `apply`.
    */
   applyBatch?(client: PoolClient, events: readonly RecordedEvent[]): Promise<void>;
-}
-
-interface CheckpointRow {
-  commit_position: string;
-  prepare_position: string;
 }
 
 /** How long a read-your-writes wait trusts this process's own position before also reading the stored one. */
@@ -65,8 +60,6 @@ export interface ProjectionCheckpoint {
  */
 export class ProjectionRunner {
   private readonly logger: Logger;
-  /** The projection's name as an SQL literal, for the bookkeeping statements sent as simple queries. */
-  private readonly nameLiteral: string;
   private subscription: Subscription | null = null;
   private position: Position = START;
   private waiters: { position: Position; resolve: () => void }[] = [];
@@ -82,7 +75,6 @@ export class ProjectionRunner {
     } = {},
   ) {
     this.logger = new Logger(`projection:${definition.name}`);
-    this.nameLiteral = escapeLiteral(definition.name);
   }
 
   async start(): Promise<void> {
@@ -145,20 +137,8 @@ export class ProjectionRunner {
     // What this runner committed itself needs no transaction to be skipped.
     const fresh = batch.filter(({ event }) => comparePositions(event.position, this.position) > 0);
     if (fresh.length === 0) return;
-    this.advance(await this.applyInTransaction(fresh));
-  }
-
-  /**
-   * One transaction in three round trips: BEGIN with the checkpoint lock, the projection's
-   * statements, the checkpoint update with COMMIT. The bookkeeping statements travel together as
-   * simple queries (their values are the projection's own name and numbers, written as literals):
-   * each round trip is a socket write and a wake-up of PostgreSQL, and these were a third of the
-   * API workload's queries (bench/README.md).
-   */
-  private async applyInTransaction(fresh: readonly FeedEvent[]): Promise<Position> {
-    const client = await this.pool.connect();
-    try {
-      let checkpoint = await this.beginLockingCheckpoint(client);
+    const reached = await inTransaction(this.pool, async (client) => {
+      let checkpoint = await this.lockCheckpoint(client);
       const todo: FeedEvent[] = [];
       for (const item of fresh) {
         // Applied by a replica, or out of order: the checkpoint only moves forward.
@@ -166,49 +146,36 @@ export class ProjectionRunner {
         todo.push(item);
         checkpoint = item.event.position;
       }
-      if (todo.length === 0) {
-        await client.query('COMMIT');
-        return checkpoint;
-      }
+      if (todo.length === 0) return checkpoint;
       if (this.definition.applyBatch) {
         await this.definition.applyBatch(client, todo.map(({ event }) => event));
       } else {
         for (const { event } of todo) await this.definition.apply(client, event);
       }
       const last = todo[todo.length - 1];
-      const { commit, prepare } = last.event.position;
-      const sequence = last.sequence === null ? 'NULL' : String(Number(last.sequence));
-      // A failing update skips the COMMIT after it; the catch below rolls back.
       await client.query(
-        `UPDATE projection_checkpoints SET commit_position = ${commit}, prepare_position = ${prepare}, stream_sequence = ${sequence}, updated_at = now()
-          WHERE name = ${this.nameLiteral}; COMMIT`,
+        `UPDATE projection_checkpoints SET commit_position = $2, prepare_position = $3, stream_sequence = $4, updated_at = now() WHERE name = $1`,
+        [this.definition.name, last.event.position.commit.toString(), last.event.position.prepare.toString(), last.sequence],
       );
       return checkpoint;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
+    this.advance(reached);
   }
 
   /**
-   * Opens the transaction, locks the checkpoint row and reads it. A missing row is created first:
-   * FOR UPDATE locks nothing on a missing row, and two replicas inserting their first checkpoint
-   * would both apply.
+   * Locks the checkpoint row and reads it. A missing row is created first: FOR UPDATE locks
+   * nothing on a missing row, and two replicas inserting their first checkpoint would both apply.
    */
-  private async beginLockingCheckpoint(client: PoolClient): Promise<Position> {
-    const select = `SELECT commit_position, prepare_position FROM projection_checkpoints WHERE name = ${this.nameLiteral} FOR UPDATE`;
-    // Two statements in one simple query: pg answers with one result per statement.
-    const [, locked] = (await client.query(`BEGIN; ${select}`)) as unknown as QueryResult<CheckpointRow>[];
-    let { rows } = locked;
+  private async lockCheckpoint(client: PoolClient): Promise<Position> {
+    const select = `SELECT commit_position, prepare_position FROM projection_checkpoints WHERE name = $1 FOR UPDATE`;
+    let { rows } = await client.query<{ commit_position: string; prepare_position: string }>(select, [this.definition.name]);
     if (!rows[0]) {
       // A concurrent insert makes this one wait for it, then do nothing; the select then sees it.
       await client.query(
         `INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
         [this.definition.name, START.commit.toString(), START.prepare.toString()],
       );
-      ({ rows } = await client.query<CheckpointRow>(select));
+      ({ rows } = await client.query<{ commit_position: string; prepare_position: string }>(select, [this.definition.name]));
     }
     return { commit: BigInt(rows[0].commit_position), prepare: BigInt(rows[0].prepare_position) };
   }

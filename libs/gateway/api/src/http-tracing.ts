@@ -33,7 +33,7 @@ export function httpTracing(req: Request, res: Response, next: NextFunction): vo
  * Goes right after the body parser, which reads the body on the socket's events: the chain
  * resumes there in the request's context whether or not the parser carries it across (raw-body
  * does today, with AsyncResource.bind). Binding the request and response emitters to the context
- * did the same for every listener, at about 3% of the API's CPU (docs/decisions.md).
+ * did the same for every listener, at a fifth of the API's CPU per create (docs/decisions.md).
  */
 export function resumeRequestTrace(req: Request, _res: Response, next: NextFunction): void {
   const active = (req as TracedRequest)[REQUEST_CONTEXT];
