@@ -1,5 +1,7 @@
+import { SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
-import * as http from 'node:http';
+import { request as httpRequest } from 'node:http';
+import * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { addSpanExporter } from '@schedstack/runtime';
 import { type Receiver, startReceiver } from '@schedstack/testing';
@@ -41,7 +43,7 @@ describe('OpenTelemetry traces (SPEC §7, local profile, in-memory exporter)', (
     exporter.reset();
     const body = JSON.stringify({ endpoint: `${receiver.url}/slow-body`, delay: '1h' });
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${stack.url}/v1/schedules`, {
+      const req = httpRequest(`${stack.url}/v1/schedules`, {
         method: 'POST',
         headers: { authorization: `Bearer ${stack.keys.test}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       });
@@ -58,6 +60,19 @@ describe('OpenTelemetry traces (SPEC §7, local profile, in-memory exporter)', (
     const server = await eventually(async () => named('POST /v1/schedules')[0]);
     const client = named('send schedules.create').find((s) => s.spanContext().traceId === server.spanContext().traceId);
     expect(client?.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+  });
+
+  it('ends the server span as an error when the client goes away in the middle of the body', async () => {
+    exporter.reset();
+    const { hostname, port } = new URL(stack.url);
+    const socket = net.connect(Number(port), hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /v1/schedules HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${stack.keys.test}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"endpoint":`);
+    await sleep(100);
+    socket.destroy();
+    const span = await eventually(async () => named('POST /v1/schedules')[0]);
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span.attributes['http.response.status_code']).toBeUndefined();
   });
 
   it('continues the trace of the creating request into the dispatch span (gateway → schedules → dispatcher)', async () => {

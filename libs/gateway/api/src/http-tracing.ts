@@ -18,12 +18,17 @@ export function httpTracing(req: Request, res: Response, next: NextFunction): vo
   });
   const active = trace.setSpan(context.active(), span);
   (req as TracedRequest)[REQUEST_CONTEXT] = active;
-  res.once('finish', () => {
+  // 'close' comes after 'finish', and also when the client goes away before the answer is sent.
+  res.once('close', () => {
     // The route template, once Nest has matched one, names the span better than the raw path.
     const route = (req as Request & { route?: { path?: string } }).route?.path;
     if (route) span.updateName(`${req.method} ${route}`);
-    span.setAttribute('http.response.status_code', res.statusCode);
-    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    if (!res.writableFinished) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection before the response was sent' });
+    } else {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    }
     span.end();
   });
   context.with(active, next);
@@ -33,7 +38,7 @@ export function httpTracing(req: Request, res: Response, next: NextFunction): vo
  * Goes right after the body parser, which reads the body on the socket's events: the chain
  * resumes there in the request's context whether or not the parser carries it across (raw-body
  * does today, with AsyncResource.bind). Binding the request and response emitters to the context
- * did the same for every listener, at a fifth of the API's CPU per create (docs/decisions.md).
+ * instead cost far more than this (docs/decisions.md).
  */
 export function resumeRequestTrace(req: Request, _res: Response, next: NextFunction): void {
   const active = (req as TracedRequest)[REQUEST_CONTEXT];
