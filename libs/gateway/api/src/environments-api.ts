@@ -1,5 +1,4 @@
 import type { Provider, Type } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ApiKeysHttpController } from './api-keys.http';
 import { CloneHttpController } from './clone.http';
 import { CONFIG_RESOURCE_CONTROLLERS } from './config-resources.http';
@@ -8,7 +7,7 @@ import { DatasetsHttpController } from './datasets.http';
 import { LimitsCache } from './limits.cache';
 import { LimitsHttpController } from './limits.http';
 import { MembersHttpController } from './members.http';
-import { RateLimitInterceptor } from './rate-limit.interceptor';
+import { RateLimiter } from './rate-limiter';
 import { RateLimitWindows } from './rate-limit.windows';
 import { SessionAuthenticator } from './session-auth';
 import { SessionsHttpController } from './sessions.http';
@@ -24,11 +23,11 @@ export const ENVIRONMENTS_HTTP_CONTROLLERS: Type<unknown>[] = [
   LimitsHttpController,
 ];
 
-/** Session auth and the credential cache (used by ApiKeyGuard), and the rate limiter on every /v1 route. */
+/** Session auth and the credential cache (used by ApiKeyGuard), and the rate limiter (run on every /v1 route by ApiRouteInterceptor). */
 export const ENVIRONMENTS_HTTP_PROVIDERS: Provider[] = [
   CredentialsCache,
   SessionAuthenticator,
   LimitsCache,
   RateLimitWindows,
-  { provide: APP_INTERCEPTOR, useClass: RateLimitInterceptor },
+  RateLimiter,
 ];

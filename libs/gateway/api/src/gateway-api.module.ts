@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { ApiRouteInterceptor } from './api-route.interceptor';
 import { ApiKeyGuard } from './api-key.guard';
 import { DeadLettersHttpController } from './dead-letters.http';
 import { DeliveriesHttpController } from './deliveries.http';
@@ -17,6 +19,13 @@ import { WebhookEndpointsHttpController } from './webhook-endpoints.http';
 /** The public REST API (SPEC §9). Its one table holds idempotency records; everything else goes over the bus. */
 @Module({
   controllers: [HealthHttpController, SchedulesHttpController, DeliveriesHttpController, DeadLettersHttpController, SigningSecretHttpController, WebhookEndpointsHttpController, SloHttpController, MetricsHttpController, OpenApiHttpController, ...ENVIRONMENTS_HTTP_CONTROLLERS],
-  providers: [ApiKeyGuard, IdempotencyStore, IdempotencyInterceptor, OpenApiDocumentHolder, ...ENVIRONMENTS_HTTP_PROVIDERS],
+  providers: [
+    ApiKeyGuard,
+    IdempotencyStore,
+    IdempotencyInterceptor,
+    OpenApiDocumentHolder,
+    ...ENVIRONMENTS_HTTP_PROVIDERS,
+    { provide: APP_INTERCEPTOR, useClass: ApiRouteInterceptor },
+  ],
 })
 export class GatewayApiModule {}

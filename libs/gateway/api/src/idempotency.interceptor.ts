@@ -7,7 +7,7 @@ import {
   HttpStatus,
   Injectable,
   type NestInterceptor,
-  UseInterceptors,
+  SetMetadata,
 } from '@nestjs/common';
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
 import { ApiHeader } from '@nestjs/swagger';
@@ -20,6 +20,9 @@ const MAX_KEY_LENGTH = 255;
 /** Longer than the bus timeout, so a waiting duplicate outlives the request it waits for. */
 const WAIT_FOR_FIRST_REQUEST_MS = 30_000;
 const POLL_MS = 50;
+
+/** Route metadata set by `@Idempotent()`; ApiRouteInterceptor runs IdempotencyInterceptor where it is. */
+export const IDEMPOTENT_ROUTE = 'schedstack:idempotent';
 
 type ScopedRequest = Request & { scope?: Scope; idempotencyToken?: string };
 
@@ -154,7 +157,7 @@ export const IdempotencyToken = createParamDecorator(
  */
 export function Idempotent(options: { createsWithDerivedId?: boolean } = {}): MethodDecorator {
   return applyDecorators(
-    UseInterceptors(IdempotencyInterceptor),
+    SetMetadata(IDEMPOTENT_ROUTE, true),
     ApiHeader({
       name: 'Idempotency-Key',
       required: false,

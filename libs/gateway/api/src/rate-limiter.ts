@@ -1,7 +1,6 @@
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import { type ExecutionContext, Injectable } from '@nestjs/common';
 import { ApiError } from '@schedstack/contracts';
 import type { Response } from 'express';
-import type { Observable } from 'rxjs';
 import type { CallerRequest } from './caller';
 import { LimitsCache } from './limits.cache';
 import { RateLimitWindows } from './rate-limit.windows';
@@ -13,19 +12,19 @@ export const ANONYMOUS_REQUESTS_PER_SECOND = 100;
  * SPEC §5 rate limits, the one implementation: every /v1 request counts against its caller's
  * bucket (API key or console session; client address when anonymous) in the shared one-second
  * window, and gets the `RateLimit-*` headers; over the environment's limit it is a 429 with
- * `Retry-After`. Registered globally, so it runs after the auth guard has named the caller.
+ * `Retry-After`. Run by ApiRouteInterceptor, after the auth guard has named the caller.
  */
 @Injectable()
-export class RateLimitInterceptor implements NestInterceptor {
+export class RateLimiter {
   constructor(
     private readonly windows: RateLimitWindows,
     private readonly limits: LimitsCache,
   ) {}
 
-  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
-    if (context.getType() !== 'http') return next.handle();
+  /** Counts the request, or throws the 429. */
+  async admit(context: ExecutionContext): Promise<void> {
     const req = context.switchToHttp().getRequest<CallerRequest>();
-    if (!req.path.startsWith('/v1/')) return next.handle();
+    if (!req.path.startsWith('/v1/')) return;
     const res = context.switchToHttp().getResponse<Response>();
     const { bucket, limit } = await this.bucketOf(req);
     const { hits, resetMs } = await this.windows.hit(bucket);
@@ -44,7 +43,6 @@ export class RateLimitInterceptor implements NestInterceptor {
         message: `Too many requests: this ${who} may make ${limit} requests per second${where}. Retry after ${resetSeconds} s.`,
       });
     }
-    return next.handle();
   }
 
   private async bucketOf(req: CallerRequest): Promise<{ bucket: string; limit: number }> {
