@@ -43,7 +43,7 @@ export async function startLocalApp(
   });
   configureHttpPipeline(app);
   // The bus handlers get their error filter and trace from BusController; the app's global
-  // enhancers (the HTTP error filter, the rate limiter) are the API's, and each would be one more
+  // enhancers (the HTTP error filter, ApiRouteInterceptor) are the API's, and each would be one more
   // layer on every bus message (docs/decisions.md).
   app.connectMicroservice({ strategy: runtime.server }, { inheritAppConfig: false });
   await app.startAllMicroservices();

@@ -7,8 +7,8 @@ import { RateLimiter } from './rate-limiter';
 /**
  * The API routes' one interceptor: the rate limit on every /v1 request, then idempotency on the
  * routes marked `@Idempotent()`. One Nest layer rather than one per concern: each layer costs an
- * `AsyncResource` and a deferred observable on every request, about 7% of a create's CPU even when
- * it does nothing (docs/decisions.md). The concerns stay in their own classes.
+ * `AsyncResource` and a deferred observable on every request, even when it does nothing
+ * (docs/decisions.md). The concerns stay in their own classes.
  */
 @Injectable()
 export class ApiRouteInterceptor implements NestInterceptor {
@@ -21,7 +21,8 @@ export class ApiRouteInterceptor implements NestInterceptor {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
     await this.rateLimiter.admit(context);
-    if (this.reflector.get<boolean | undefined>(IDEMPOTENT_ROUTE, context.getHandler())) return this.idempotency.intercept(context, next);
+    const idempotent = this.reflector.getAllAndOverride<boolean | undefined>(IDEMPOTENT_ROUTE, [context.getHandler(), context.getClass()]);
+    if (idempotent) return this.idempotency.intercept(context, next);
     return next.handle();
   }
 }
