@@ -1,3 +1,4 @@
+export * from './bus-trace';
 export * from './event-feed.port';
 export * from './in-process/in-process.broker';
 export * from './in-process/in-process.server';

@@ -1,19 +1,18 @@
-import { applyDecorators, type ArgumentsHost, Catch, Controller, Logger, type RpcExceptionFilter, UseFilters, UseInterceptors } from '@nestjs/common';
+import { applyDecorators, type ArgumentsHost, Catch, Controller, Logger, type RpcExceptionFilter, UseFilters } from '@nestjs/common';
 import { type ClientProxy, RpcException } from '@nestjs/microservices';
 import { ApiError, type ApiErrorBody, DomainError, domainErrorBody, isApiErrorBody, isConnectionFailure } from '@schedstack/contracts';
 import { firstValueFrom, type Observable, throwError, timeout } from 'rxjs';
-import { TraceContextInterceptor, tracedSend, withTraceContext } from './trace-context';
+import { tracedSend, withTraceContext } from './trace-context';
 
 const logger = new Logger('rpc');
 
 /**
- * A service's bus handlers: each continues the sender's trace (SPEC §7) and its errors travel as
- * error bodies (SPEC §8). On the service's controllers only, not for the whole app: in the local
- * profile the API's HTTP routes share the app, and every global interceptor is a layer of Nest's
- * interceptor chain on each of their requests.
+ * A service's bus handlers: their errors travel as error bodies (SPEC §8). The filter sits on the
+ * service's controllers only, not on the whole app, which in the local profile is the API's too.
+ * (The sender's trace is continued by the bus transports themselves: `withBusTrace`.)
  */
 export function BusController(): ClassDecorator {
-  return applyDecorators(Controller(), UseFilters(RpcErrorsFilter), UseInterceptors(TraceContextInterceptor));
+  return applyDecorators(Controller(), UseFilters(RpcErrorsFilter));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { NO_MESSAGE_HANDLER } from '@nestjs/microservices/constants';
-import { BaseRpcContext, CustomTransportStrategy, IncomingRequest, ReadPacket, Server, WritePacket } from '@nestjs/microservices';
+import { BaseRpcContext, CustomTransportStrategy, IncomingRequest, type MessageHandler, ReadPacket, Server, WritePacket } from '@nestjs/microservices';
 import { JSONCodec } from 'nats';
+import { withBusTrace } from '../bus-trace';
 import type { InProcessBroker, InProcessEndpoint } from './in-process.broker';
 
 export const IN_PROCESS_TRANSPORT = Symbol('IN_PROCESS_TRANSPORT');
@@ -65,6 +66,12 @@ export class InProcessServer extends Server implements CustomTransportStrategy, 
       if (this.routes.size < MAX_REMEMBERED_ROUTES) this.routes.set(pattern, route);
     }
     return route;
+  }
+
+  /** Every handler continues its sender's trace (SPEC §7). */
+  override getHandlerByPattern(pattern: string): MessageHandler | null {
+    const handler = super.getHandlerByPattern(pattern);
+    return handler && withBusTrace(pattern, handler);
   }
 
   deliverRequest(channel: string, body: Uint8Array, reply: (body: Uint8Array) => void): void {

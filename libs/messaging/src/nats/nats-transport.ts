@@ -1,4 +1,5 @@
-import { ClientNats, ClientProxy, type CustomStrategy, NatsOptions, ServerNats, Transport } from '@nestjs/microservices';
+import { ClientNats, ClientProxy, type CustomStrategy, type MessageHandler, NatsOptions, ServerNats, Transport } from '@nestjs/microservices';
+import { withBusTrace } from '../bus-trace';
 import { InProcessBroker } from '../in-process/in-process.broker';
 import { InProcessClient } from '../in-process/in-process.client';
 
@@ -62,6 +63,13 @@ export class PrefixedServerNats extends ServerNats {
 
   override normalizePattern(pattern: Parameters<ServerNats['normalizePattern']>[0]): string {
     return prefixed(this.prefix, super.normalizePattern(pattern));
+  }
+
+  /** Every handler continues its sender's trace (SPEC §7), in a span named without the prefix. */
+  override getHandlerByPattern(pattern: string): MessageHandler | null {
+    const handler = super.getHandlerByPattern(pattern);
+    const name = this.prefix && pattern.startsWith(this.prefix) ? pattern.slice(this.prefix.length) : pattern;
+    return handler && withBusTrace(name, handler);
   }
 }
 

@@ -8,6 +8,9 @@ import {
   RpcException,
 } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
+import { trace } from '@opentelemetry/api';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { TRACE_CONTEXT_FIELD } from '../bus-trace';
 import { firstValueFrom, interval, lastValueFrom, map, Observable, take, timeout, toArray } from 'rxjs';
 
 /**
@@ -29,6 +32,7 @@ export interface ContractPatterns {
   readonly crash: string;
   readonly event: string;
   readonly unknown: string;
+  readonly traced: string;
 }
 
 /** `prefix` keeps the subjects of parallel runs on a shared NATS apart. */
@@ -42,6 +46,7 @@ export function contractPatterns(prefix: string): ContractPatterns {
     crash: `${prefix}.crash`,
     event: `${prefix}.event`,
     unknown: `${prefix}.nobody_listens`,
+    traced: `${prefix}.traced`,
   };
 }
 
@@ -93,6 +98,13 @@ function createTestController(p: ContractPatterns, state: ControllerState): Type
       throw new Error('secret internal detail');
     }
 
+    @MessagePattern(p.traced)
+    async traced(@Payload() data: Record<string, unknown>): Promise<{ traceId?: string; carrierLeft: boolean }> {
+      // After an await, as a real handler's work is: the context must have come along.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return { traceId: trace.getActiveSpan()?.spanContext().traceId, carrierLeft: TRACE_CONTEXT_FIELD in data };
+    }
+
     @EventPattern(p.event)
     onEvent(@Payload() data: unknown): void {
       state.events.push(data);
@@ -102,6 +114,7 @@ function createTestController(p: ContractPatterns, state: ControllerState): Type
 }
 
 const REPLY_TIMEOUT_MS = 5000;
+let tracingRegistered = false;
 
 function errorOf(source: Observable<unknown>): Promise<unknown> {
   return firstValueFrom(source.pipe(timeout(REPLY_TIMEOUT_MS))).then(
@@ -127,6 +140,11 @@ export function describeTransportContract(
       firstValueFrom(client.send<T>(pattern, data).pipe(timeout(REPLY_TIMEOUT_MS)));
 
     beforeAll(async () => {
+      // W3C propagation and async-local context, as startTelemetry gives the product.
+      if (!tracingRegistered) {
+        new NodeTracerProvider().register();
+        tracingRegistered = true;
+      }
       const transport = setup();
       const moduleRef = await Test.createTestingModule({
         controllers: [createTestController(patterns, state)],
@@ -202,6 +220,15 @@ export function describeTransportContract(
       const error = await errorOf(client.send(patterns.echo, { amount: 10n }));
       expect(error).toBeInstanceOf(Error);
       expect(error).toMatchObject({ message: 'Bad JSON', code: 'BAD_JSON' });
+    });
+
+    it("continues the sender's trace in the handler and hands it the payload without the carrier", async () => {
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const answer = await send<{ traceId?: string; carrierLeft: boolean }>(patterns.traced, {
+        order: 1,
+        [TRACE_CONTEXT_FIELD]: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      });
+      expect(answer).toEqual({ traceId, carrierLeft: false });
     });
 
     it('delivers events to @EventPattern handlers', async () => {
