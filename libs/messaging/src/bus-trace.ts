@@ -16,8 +16,7 @@ const tracedHandlers = new WeakMap<MessageHandler, MessageHandler>();
 /**
  * `handler` continuing the sender's trace in a server span named `name` (the pattern). Both bus
  * servers hand out their handlers through this, rather than an interceptor on every bus
- * controller: with no interceptor, Nest calls a handler without its rxjs chain, which cost a
- * create about as much as the API's interceptor layer did (docs/decisions.md).
+ * controller: with no interceptor, Nest calls a handler without its rxjs chain (docs/decisions.md).
  */
 export function withBusTrace(name: string, handler: MessageHandler): MessageHandler {
   let traced = tracedHandlers.get(handler);

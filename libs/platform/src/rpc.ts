@@ -1,5 +1,6 @@
 import { applyDecorators, type ArgumentsHost, Catch, Controller, Logger, type RpcExceptionFilter, UseFilters } from '@nestjs/common';
 import { type ClientProxy, RpcException } from '@nestjs/microservices';
+import { trace } from '@opentelemetry/api';
 import { ApiError, type ApiErrorBody, DomainError, domainErrorBody, isApiErrorBody, isConnectionFailure } from '@schedstack/contracts';
 import { firstValueFrom, type Observable, throwError, timeout } from 'rxjs';
 import { tracedSend, withTraceContext } from './trace-context';
@@ -22,6 +23,8 @@ export function BusController(): ClassDecorator {
 @Catch()
 export class RpcErrorsFilter implements RpcExceptionFilter<unknown> {
   catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
+    // The handler's server span (withBusTrace) keeps the real cause; the caller gets the body.
+    if (exception instanceof Error) trace.getActiveSpan()?.recordException(exception);
     return throwError(() => toErrorBody(exception));
   }
 }

@@ -8,8 +8,8 @@ import {
   RpcException,
 } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { trace } from '@opentelemetry/api';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { TRACE_CONTEXT_FIELD } from '../bus-trace';
 import { firstValueFrom, interval, lastValueFrom, map, Observable, take, timeout, toArray } from 'rxjs';
 
@@ -115,6 +115,9 @@ function createTestController(p: ContractPatterns, state: ControllerState): Type
 
 const REPLY_TIMEOUT_MS = 5000;
 let tracingRegistered = false;
+const spans = new InMemorySpanExporter();
+/** The finished server span of `pattern` (named without a transport's subject prefix). */
+const serverSpan = (pattern: string) => spans.getFinishedSpans().find((s) => pattern.endsWith(s.name));
 
 function errorOf(source: Observable<unknown>): Promise<unknown> {
   return firstValueFrom(source.pipe(timeout(REPLY_TIMEOUT_MS))).then(
@@ -142,7 +145,7 @@ export function describeTransportContract(
     beforeAll(async () => {
       // W3C propagation and async-local context, as startTelemetry gives the product.
       if (!tracingRegistered) {
-        new NodeTracerProvider().register();
+        new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }).register();
         tracingRegistered = true;
       }
       const transport = setup();
@@ -229,6 +232,15 @@ export function describeTransportContract(
         [TRACE_CONTEXT_FIELD]: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
       });
       expect(answer).toEqual({ traceId, carrierLeft: false });
+      expect(serverSpan(patterns.traced)?.spanContext().traceId).toBe(traceId);
+    });
+
+    it('ends the server span of a failed request as an error, and of a stream when it completes', async () => {
+      spans.reset();
+      await errorOf(client.send(patterns.crash, {}));
+      expect(serverSpan(patterns.crash)?.status.code).toBe(SpanStatusCode.ERROR);
+      await lastValueFrom(client.send<number>(patterns.observable, { count: 3 }).pipe(toArray(), timeout(REPLY_TIMEOUT_MS)));
+      expect(serverSpan(patterns.observable)?.status.code).not.toBe(SpanStatusCode.ERROR);
     });
 
     it('delivers events to @EventPattern handlers', async () => {
