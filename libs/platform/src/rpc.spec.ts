@@ -28,7 +28,7 @@ class ProbeController {
 @Module({ controllers: [ProbeController] })
 class ProbeModule {}
 
-describe('BusController: what every service handler on the bus gets (SPEC §7, §8)', () => {
+describe('a BusController over the in-process bus: what every service handler gets (SPEC §7, §8)', () => {
   const exporter = new InMemorySpanExporter();
   const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const broker = new InProcessBroker();

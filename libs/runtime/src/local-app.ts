@@ -42,9 +42,9 @@ export async function startLocalApp(
     abortOnError: false,
   });
   configureHttpPipeline(app);
-  // The bus handlers get their error filter and trace from BusController; the app's global
-  // enhancers (the HTTP error filter, ApiRouteInterceptor) are the API's, and each would be one more
-  // layer on every bus message (docs/decisions.md).
+  // The bus handlers get their error filter from BusController and their trace from the bus server
+  // (withBusTrace); the app's global enhancers (the HTTP error filter, ApiRouteInterceptor) are the
+  // API's, and each would be one more layer on every bus message (docs/decisions.md).
   app.connectMicroservice({ strategy: runtime.server }, { inheritAppConfig: false });
   await app.startAllMicroservices();
   await app.listen(config.port, config.host);

@@ -29,8 +29,8 @@ export class PlatformModule {
       { provide: CLOCK, useValue: adapters.clock ?? systemClock },
       PlatformHealth,
     ];
-    // No global interceptors: each is a layer on every request (bus handlers continue the trace
-    // through BusController; a database or broker outage is a 503 in both error renderers).
+    // No global interceptors: each is a layer on every request (the bus servers continue the trace,
+    // withBusTrace; a database or broker outage is a 503 in both error renderers).
     return {
       module: PlatformModule,
       global: true,
