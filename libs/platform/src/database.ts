@@ -3,12 +3,21 @@ import { Pool, type PoolClient } from 'pg';
 
 export const PG_POOL = Symbol('PG_POOL');
 
+/** pg's `idleTimeoutMillis` that never closes an idle connection. */
+const KEEP_IDLE_CONNECTIONS = 0;
+
 /**
  * A pool whose idle connections may die (database restart, shutdown) without taking the process
  * down: pg emits 'error' on the pool for those, and an unhandled 'error' event would crash Node.
+ *
+ * It keeps the connections it opened; pg would close idle ones after 10 s. A burst after a quiet
+ * spell (a cron's top of the hour) then opened them again just as its fires were due, and each new
+ * PostgreSQL backend spends tens of milliseconds of CPU warming its caches: in the steady benchmark,
+ * the first second's lag (docs/decisions.md). A process holds at most `max`, as many as its busiest
+ * moment needed.
  */
 export function createPool(url: string, max = 20): Pool {
-  const pool = new Pool({ connectionString: url, max });
+  const pool = new Pool({ connectionString: url, max, idleTimeoutMillis: KEEP_IDLE_CONNECTIONS });
   const logger = new Logger('database');
   pool.on('error', (error) => logger.warn(`idle database connection lost: ${error.message}`));
   // A checked-out client has no pool listener: without one, a connection dying mid-use (database
