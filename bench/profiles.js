@@ -27,6 +27,7 @@ function spawnNode(script, env, name) {
   });
   const output = [];
   const keep = (chunk) => {
+    if (process.env.BENCH_PRODUCT_LOG) fs.appendFileSync(process.env.BENCH_PRODUCT_LOG, chunk);
     output.push(chunk.toString());
     if (output.length > 200) output.shift();
   };

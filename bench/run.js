@@ -245,6 +245,7 @@ async function fireWorkload(stack, receiver, name, offsets, createRate) {
   await sleep(1_000); // late duplicates, if any, would arrive now
   const cpuAfter = cpuSnapshot(stack.cpuSources, [{ name: 'receiver', pid: receiver.pid }, { name: 'bench (load)', pid: process.pid }]);
   const records = (await receiver.take()).filter((r) => r[4] === name);
+  if (process.env.BENCH_DUMP) fs.writeFileSync(`${process.env.BENCH_DUMP}-${name}.json`, JSON.stringify({ t0, records }));
   const metricsAfter = await lagBuckets(stack.metricsUrls);
 
   const first = new Map();

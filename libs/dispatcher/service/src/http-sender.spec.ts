@@ -128,12 +128,13 @@ describe('UndiciHttpSender — attempt timeouts', () => {
 
   const send = (path: string, timeoutMs = 300) => sender.send({ url: `${url}${path}`, method: 'POST', headers: {}, body: '{}', timeoutMs });
 
+  // Both were written, so each reports when (its fired_at), timed out or not.
   it('times out a target that never answers', async () => {
-    expect(await send('/silent')).toEqual({ kind: 'timeout', error: 'timeout: no response within 300 ms' });
+    expect(await send('/silent')).toEqual({ kind: 'timeout', error: 'timeout: no response within 300 ms', queuedMs: expect.any(Number) });
   });
 
   it('times out a body that keeps trickling past the deadline', async () => {
-    expect(await send('/drip')).toEqual({ kind: 'timeout', error: 'timeout: no response within 300 ms' });
+    expect(await send('/drip')).toEqual({ kind: 'timeout', error: 'timeout: no response within 300 ms', queuedMs: expect.any(Number) });
   });
 
   it('does not abort an exchange that ended in time, however long the sender lives on', async () => {
@@ -213,4 +214,56 @@ describe('UndiciHttpSender — a connect that waits for a stalled receiver', () 
       await sender.close();
     }
   }, 90_000);
+});
+
+/** SPEC §4: an attempt records the status, the headers and the first 4 KiB of the body. */
+describe('UndiciHttpSender — what an attempt records', () => {
+  let server: Server;
+  let url: string;
+  let sender: UndiciHttpSender;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/large') {
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '7' });
+        // 10 KiB in three writes: the excerpt spans chunks and stops at 4 KiB.
+        res.write('a'.repeat(3_000));
+        res.write('b'.repeat(3_000));
+        return void res.end('c'.repeat(4_240));
+      }
+      res.writeHead(201, { 'set-cookie': ['a=1', 'b=2'] });
+      res.end(JSON.stringify({ path: req.url }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }) });
+  });
+
+  afterAll(async () => {
+    await sender.close().catch(() => undefined);
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const send = (path: string) => sender.send({ url: `${url}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', timeoutMs: 5_000 });
+
+  it('keeps the first 4 KiB of a larger body, with the status and headers', async () => {
+    const result = await send('/large');
+    expect(result).toMatchObject({ kind: 'response', status: 503, headers: { 'retry-after': '7' } });
+    expect(result.kind === 'response' && result.body).toBe(`${'a'.repeat(3_000)}${'b'.repeat(1_096)}`);
+  });
+
+  it('answers with the whole of a small body, repeated headers as lists, and the path and query as given', async () => {
+    const result = await send('/small?x=1');
+    expect(result).toMatchObject({ kind: 'response', status: 201, body: '{"path":"/small?x=1"}', headers: { 'set-cookie': ['a=1', 'b=2'] } });
+  });
+
+  it('reports a refused connection as a network error, not as written', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const result = await sender.send({ url: `http://127.0.0.1:${port}/`, method: 'POST', headers: {}, body: null, timeoutMs: 5_000 });
+    expect(result).toEqual({ kind: 'network_error', error: expect.stringContaining('ECONNREFUSED') });
+  });
 });

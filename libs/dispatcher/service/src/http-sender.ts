@@ -1,6 +1,5 @@
 import { MAX_ATTEMPT_TIMEOUT_MS } from '@schedstack/contracts';
-import * as diagnosticsChannel from 'node:diagnostics_channel';
-import { Agent, errors, request } from 'undici';
+import { Agent, type Dispatcher, errors } from 'undici';
 import type { LookupFunction, OutboundGuard } from './outbound-guard';
 
 /** The outbound HTTP port: one request, never throws, reports what a user would want to see. */
@@ -63,51 +62,36 @@ export interface UndiciHttpSenderOptions {
  */
 const CONNECT_TIMEOUT_MS = MAX_ATTEMPT_TIMEOUT_MS;
 
-/** When undici wrote the headers of each outgoing delivery, by `<delivery id>#<attempt>`. */
-const headersWrittenAt = new Map<string, number>();
-const attemptKey = (deliveryId: string | undefined, attempt: string | undefined): string | null => (deliveryId && attempt ? `${deliveryId}#${attempt}` : null);
-diagnosticsChannel.subscribe('undici:client:sendHeaders', (message) => {
-  const { headers } = message as { headers?: unknown };
-  if (typeof headers !== 'string') return;
-  const key = attemptKey(/\r\nsched-delivery-id: ([^\r]+)/i.exec(headers)?.[1], /\r\nsched-attempt: (\d+)/i.exec(headers)?.[1]);
-  if (!key) return;
-  // Entries are taken by send(); a request sent by some other client with these headers is never
-  // taken, so the map is bounded rather than trusted to empty itself.
-  if (headersWrittenAt.size >= 100_000) headersWrittenAt.clear();
-  headersWrittenAt.set(key, Date.now());
-});
-
 /**
  * Whole-request timeouts without a timer per request: `AbortSignal.timeout` arms a timer and a
  * finalizer for each of thousands of requests a second, about 15% of a burst's sending time (issue
  * #9). Requests with the same timeout reach their deadlines in the order they started, so each
- * timeout keeps its controllers in start order and one sweep aborts from the front until it meets
- * one not yet due. A request times out up to one sweep interval late.
+ * timeout keeps its requests' callbacks in start order and one sweep calls them from the front
+ * until it meets one not yet due. A request times out up to one sweep interval late.
  */
 export class RequestDeadlines {
-  private readonly byTimeout = new Map<number, Map<AbortController, number>>();
+  private readonly byTimeout = new Map<number, Map<() => void, number>>();
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly sweepEveryMs = 20) {}
 
-  /** A signal aborted with a `TimeoutError` once `timeoutMs` have passed; call `done` when the request ends. */
-  start(timeoutMs: number): { readonly signal: AbortSignal; readonly done: () => void } {
-    const controller = new AbortController();
+  /** Calls `onTimeout` once `timeoutMs` have passed, unless the returned `done` is called first. */
+  start(timeoutMs: number, onTimeout: () => void): () => void {
     let queue = this.byTimeout.get(timeoutMs);
     if (!queue) this.byTimeout.set(timeoutMs, (queue = new Map()));
-    queue.set(controller, performance.now() + timeoutMs);
+    queue.set(onTimeout, performance.now() + timeoutMs);
     this.sweeper ??= setInterval(() => this.sweep(), this.sweepEveryMs).unref();
     const started = queue;
-    return { signal: controller.signal, done: () => void started.delete(controller) };
+    return () => void started.delete(onTimeout);
   }
 
   private sweep(): void {
     const now = performance.now();
     for (const [timeoutMs, queue] of this.byTimeout) {
-      for (const [controller, deadline] of queue) {
+      for (const [onTimeout, deadline] of queue) {
         if (deadline > now) break;
-        queue.delete(controller);
-        controller.abort(new DOMException(`no response within ${timeoutMs} ms`, 'TimeoutError'));
+        queue.delete(onTimeout);
+        onTimeout();
       }
       if (queue.size === 0) this.byTimeout.delete(timeoutMs);
     }
@@ -152,12 +136,13 @@ class ConnectionSlots {
   }
 }
 
-/** The key undici pools connections by; an unparsable URL is its own key (undici then refuses it). */
-function originOf(url: string): string {
+/** The origin undici pools connections by and the request's path; null for a URL undici could not send to. */
+function targetOf(url: string): { readonly origin: string; readonly path: string } | null {
   try {
-    return new URL(url).origin;
+    const parsed = new URL(url);
+    return { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
   } catch {
-    return url;
+    return null;
   }
 }
 
@@ -186,55 +171,35 @@ export class UndiciHttpSender implements HttpSender {
   send(req: OutboundRequest, mayStart: () => boolean): Promise<SentResult | typeof WITHHELD>;
   async send(req: OutboundRequest, mayStart?: () => boolean): Promise<SentResult | typeof WITHHELD> {
     const handedOver = Date.now();
-    const key = attemptKey(req.headers['sched-delivery-id'], req.headers['sched-attempt']);
-    const result = await this.exchange(req, mayStart);
-    if (!key || result.kind === 'withheld') return result;
-    const written = headersWrittenAt.get(key);
-    headersWrittenAt.delete(key);
-    return written === undefined ? result : { ...result, queuedMs: Math.max(0, written - handedOver) };
-  }
-
-  private async exchange(req: OutboundRequest, mayStart?: () => boolean): Promise<OutboundResult | typeof WITHHELD> {
-    const origin = originOf(req.url);
+    const target = targetOf(req.url);
+    if (!target) return { kind: 'network_error', error: 'Invalid URL' };
     // Not awaited when a slot is free: the common case costs no extra turn of the microtask queue.
-    const turn = this.slots.acquire(origin);
+    const turn = this.slots.acquire(target.origin);
     if (turn) await turn;
     if (mayStart && !mayStart()) {
-      this.slots.release(origin);
+      this.slots.release(target.origin);
       return WITHHELD;
     }
-    const deadline = this.deadlines.start(req.timeoutMs);
+    const exchange = new Exchange(req.timeoutMs);
+    const done = this.deadlines.start(req.timeoutMs, exchange.timeOut);
     try {
-      const sent = request(req.url, {
-        dispatcher: this.agent,
-        method: req.method as never,
-        headers: req.headers,
-        body: req.body ?? undefined,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-        signal: deadline.signal,
-      });
-      // undici acts on the signal only once the request has a connection: one still waiting for a
-      // connect would outlive its deadline by as long as the connect takes.
-      const res = await Promise.race([sent, rejectedOnAbort(deadline.signal)]).catch((error: unknown) => {
-        // Should undici answer after all, the connection is not left holding an unread body.
-        if (deadline.signal.aborted) void sent.then((late) => late.body.destroy(), () => undefined);
-        throw error;
-      });
-      const body = await readExcerpt(res.body);
-      return { kind: 'response', status: res.statusCode, headers: res.headers, body };
-    } catch (error) {
-      const err = error as Error & { code?: string; cause?: Error & { code?: string } };
-      const blocked = err.code === 'ENDPOINT_BLOCKED' ? err : err.cause?.code === 'ENDPOINT_BLOCKED' ? err.cause : null;
-      if (blocked) return { kind: 'refused', error: blocked.message };
-      if (err instanceof errors.ConnectTimeoutError) return { kind: 'timeout', error: `timeout: could not connect within ${CONNECT_TIMEOUT_MS} ms` };
-      const timedOut = err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || err.name === 'TimeoutError' || err.name === 'AbortError';
-      return timedOut
-        ? { kind: 'timeout', error: `timeout: no response within ${req.timeoutMs} ms` }
-        : { kind: 'network_error', error: err.code ? `${err.code}: ${err.message}` : err.message };
+      this.agent.dispatch(
+        {
+          origin: target.origin,
+          path: target.path,
+          method: req.method as Dispatcher.HttpMethod,
+          headers: req.headers,
+          body: req.body,
+          headersTimeout: req.timeoutMs,
+          bodyTimeout: req.timeoutMs,
+        },
+        exchange,
+      );
+      const result = await exchange.result;
+      return exchange.writtenAt === undefined ? result : { ...result, queuedMs: Math.max(0, exchange.writtenAt - handedOver) };
     } finally {
-      deadline.done();
-      this.slots.release(origin);
+      done();
+      this.slots.release(target.origin);
     }
   }
 
@@ -248,21 +213,86 @@ export class UndiciHttpSender implements HttpSender {
   }
 }
 
-/** Rejects with the signal's reason once it aborts (never settles otherwise). */
-function rejectedOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+/**
+ * One request through undici's handler API: no response stream, async iterator, abort signal or
+ * promise race per request, which `undici.request` costs and which made up much of a sending
+ * thread's time and garbage in a burst (bench/README.md). It settles once, with the first of: the
+ * answer (status, headers, the body's first 4 KiB), the error, or the attempt's deadline.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  /** When undici started writing the request: it calls `onRequestStart` just before the headers go out. */
+  writtenAt: number | undefined;
+  readonly result: Promise<OutboundResult>;
+  private resolve!: (result: OutboundResult) => void;
+  private settled = false;
+  private controller: Dispatcher.DispatchController | null = null;
+  private status = 0;
+  private headers: Record<string, string | string[] | undefined> = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly timeoutMs: number) {
+    this.result = new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  /**
+   * The attempt's deadline: answered at once. undici can abort a request only once it has a
+   * connection, so one whose connect still waits is aborted when it gets one, never written.
+   */
+  readonly timeOut = (): void => {
+    this.settle({ kind: 'timeout', error: `timeout: no response within ${this.timeoutMs} ms` });
+    this.controller?.abort(new errors.RequestAbortedError());
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.settled) return controller.abort(new errors.RequestAbortedError());
+    this.controller = controller;
+    this.writtenAt = Date.now();
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // informational (1xx): the answer is still to come
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size < RESPONSE_EXCERPT_BYTES) return;
+    // Enough of the body is kept: the rest is not read (the connection is closed).
+    this.settleWithResponse();
+    controller.abort(new errors.RequestAbortedError());
+  }
+
+  onResponseEnd(): void {
+    this.settleWithResponse();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.settle(failureOf(error, this.timeoutMs));
+  }
+
+  private settleWithResponse(): void {
+    const body = Buffer.concat(this.chunks, this.size).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+    this.settle({ kind: 'response', status: this.status, headers: this.headers, body });
+  }
+
+  private settle(result: OutboundResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(result);
+  }
 }
 
-async function readExcerpt(body: AsyncIterable<Buffer> & { destroy?: () => void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= RESPONSE_EXCERPT_BYTES) {
-      body.destroy?.();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+/** What a user would want to see of a failed exchange. */
+function failureOf(error: Error, timeoutMs: number): OutboundResult {
+  const err = error as Error & { code?: string; cause?: Error & { code?: string } };
+  const blocked = err.code === 'ENDPOINT_BLOCKED' ? err : err.cause?.code === 'ENDPOINT_BLOCKED' ? err.cause : null;
+  if (blocked) return { kind: 'refused', error: blocked.message };
+  if (err instanceof errors.ConnectTimeoutError) return { kind: 'timeout', error: `timeout: could not connect within ${CONNECT_TIMEOUT_MS} ms` };
+  const timedOut = err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || err.name === 'TimeoutError' || err.name === 'AbortError';
+  return timedOut
+    ? { kind: 'timeout', error: `timeout: no response within ${timeoutMs} ms` }
+    : { kind: 'network_error', error: err.code ? `${err.code}: ${err.message}` : err.message };
 }
