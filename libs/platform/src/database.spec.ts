@@ -43,14 +43,15 @@ describe('createPool', () => {
   it('still replaces a connection that died while idle', async () => {
     pool = createPool(db.url, 2);
     const [pid] = await backendsOfBurst(1);
+    // The pool hears the terminated connection's error and drops it; the next query gets a new one.
+    const dropped = new Promise((resolve) => pool.once('error', resolve));
     const admin = createPool(db.url, 1);
     try {
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
     } finally {
       await admin.end();
     }
-    // The pool hears the terminated connection's error and drops it; the next query gets a new one.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await dropped;
     const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     expect(rows[0].pid).not.toBe(pid);
   });

@@ -17,7 +17,9 @@ const KEEP_IDLE_CONNECTIONS = 0;
  * moment needed.
  */
 export function createPool(url: string, max = 20): Pool {
-  const pool = new Pool({ connectionString: url, max, idleTimeoutMillis: KEEP_IDLE_CONNECTIONS });
+  // TCP keep-alive probes on the idle connections: a NAT or load balancer that forgets a quiet
+  // connection would otherwise leave the next burst's first query hanging on a dead socket.
+  const pool = new Pool({ connectionString: url, max, idleTimeoutMillis: KEEP_IDLE_CONNECTIONS, keepAlive: true, keepAliveInitialDelayMillis: 30_000 });
   const logger = new Logger('database');
   pool.on('error', (error) => logger.warn(`idle database connection lost: ${error.message}`));
   // A checked-out client has no pool listener: without one, a connection dying mid-use (database

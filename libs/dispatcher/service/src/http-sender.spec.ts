@@ -218,12 +218,15 @@ describe('UndiciHttpSender — a connect that waits for a stalled receiver', () 
 
 /** SPEC §4: an attempt records the status, the headers and the first 4 KiB of the body. */
 describe('UndiciHttpSender — what an attempt records', () => {
+  const clientPorts: number[] = [];
   let server: Server;
   let url: string;
   let sender: UndiciHttpSender;
 
   beforeAll(async () => {
     server = createServer((req, res) => {
+      clientPorts.push(req.socket.remotePort ?? 0);
+      if (req.url === '/whole-5k') return void res.end('x'.repeat(5_120));
       if (req.url === '/large') {
         res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '7' });
         // 10 KiB in three writes: the excerpt spans chunks and stops at 4 KiB.
@@ -256,6 +259,17 @@ describe('UndiciHttpSender — what an attempt records', () => {
   it('answers with the whole of a small body, repeated headers as lists, and the path and query as given', async () => {
     const result = await send('/small?x=1');
     expect(result).toMatchObject({ kind: 'response', status: 201, body: '{"path":"/small?x=1"}', headers: { 'set-cookie': ['a=1', 'b=2'] } });
+  });
+
+  it('keeps the connection of a body longer than the excerpt that arrived whole, for the next request', async () => {
+    clientPorts.length = 0;
+    const first = await send('/whole-5k');
+    // undici hands a connection back to its pool a few turns of the loop after the response ends.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = await send('/whole-5k');
+    expect([first, second].map((r) => r.kind === 'response' && r.body.length)).toEqual([4096, 4096]);
+    expect(clientPorts).toHaveLength(2);
+    expect(clientPorts[1]).toBe(clientPorts[0]);
   });
 
   it('reports a refused connection as a network error, not as written', async () => {

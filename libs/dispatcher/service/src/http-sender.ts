@@ -183,6 +183,17 @@ export class UndiciHttpSender implements HttpSender {
     const exchange = new Exchange(req.timeoutMs);
     const done = this.deadlines.start(req.timeoutMs, exchange.timeOut);
     try {
+      this.dispatch(exchange, target, req);
+      const result = await exchange.result;
+      return exchange.writtenAt === undefined ? result : { ...result, queuedMs: Math.max(0, exchange.writtenAt - handedOver) };
+    } finally {
+      done();
+      this.slots.release(target.origin);
+    }
+  }
+
+  private dispatch(exchange: Exchange, target: { readonly origin: string; readonly path: string }, req: OutboundRequest): void {
+    try {
       this.agent.dispatch(
         {
           origin: target.origin,
@@ -195,11 +206,9 @@ export class UndiciHttpSender implements HttpSender {
         },
         exchange,
       );
-      const result = await exchange.result;
-      return exchange.writtenAt === undefined ? result : { ...result, queuedMs: Math.max(0, exchange.writtenAt - handedOver) };
-    } finally {
-      done();
-      this.slots.release(target.origin);
+    } catch (error) {
+      // undici hands its own errors to the handler; anything else still settles the exchange (send never throws).
+      exchange.onResponseError(null, error as Error);
     }
   }
 
@@ -257,19 +266,22 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
     if (this.size < RESPONSE_EXCERPT_BYTES) return;
-    // Enough of the body is kept: the rest is not read (the connection is closed).
+    // Enough of the body is kept. The rest is not waited for: the abort closes the connection,
+    // unless the parser reaches the response's end in the same read (it runs before the
+    // microtask), so a longer body that arrived whole keeps its connection for the next request.
     this.settleWithResponse();
-    controller.abort(new errors.RequestAbortedError());
+    queueMicrotask(() => controller.abort(new errors.RequestAbortedError()));
   }
 
   onResponseEnd(): void {
     this.settleWithResponse();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
     this.settle(failureOf(error, this.timeoutMs));
   }
 
