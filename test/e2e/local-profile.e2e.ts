@@ -80,7 +80,7 @@ describe('the V8 flags of every process (docs/decisions.md)', () => {
     const dockerfile = fs.readFileSync(path.join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
     expect(PRODUCT_NODE_FLAGS.length).toBeGreaterThan(0);
     expect(start).toContain(`node ${PRODUCT_NODE_FLAGS.join(' ')} -r ./tools/register-paths.js`);
-    expect(dockerfile).toContain(`ENV NODE_OPTIONS=${PRODUCT_NODE_FLAGS.join(' ')}\n`);
+    expect(dockerfile).toContain(`exec node ${PRODUCT_NODE_FLAGS.join(' ')} -r ./tools/register-paths.js dist/apps/\${APP}/src/main.js`);
   });
 });
 
