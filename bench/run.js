@@ -352,12 +352,13 @@ async function benchProfile(profile, receiver) {
     // A freshly started process sends its first fires 20–30 ms late (code not yet compiled): a
     // workload run alone would measure that as its tail. 200 fires over one second, not reported.
     const warmup = await fireWorkload(stack, receiver, 'warmup', Array.from({ length: 200 }, (_, i) => i * 5), 100);
-    say(`${profile}: warmed up (200 fires, not reported: lag p50 ${warmup.lag_ms.p50} / max ${warmup.lag_ms.max} ms; created at ${Math.round((warmup.accepted * 1000) / Math.max(1, warmup.created_in_ms))}/s)`);
+    const warmupCreateRate = Math.round((warmup.accepted * 1000) / Math.max(1, warmup.created_in_ms));
+    say(`${profile}: warmed up (200 fires, not reported: lag p50 ${warmup.lag_ms.p50} / max ${warmup.lag_ms.max} ms; created at ${warmupCreateRate}/s)`);
     if (warmup.missing || warmup.duplicated) say(`${profile}: the warm-up lost ${warmup.missing} and duplicated ${warmup.duplicated} deliveries`);
     // The lead time before each fire workload comes from the create rate: the API row's when it runs,
     // else the warm-up's (a fresh process, so slower and on the safe side). A fixed guess let a
     // distributed `--only w1` create past its first due instant.
-    let createRate = Math.max(50, Math.round((warmup.accepted * 1000) / Math.max(1, warmup.created_in_ms)));
+    let createRate = Math.max(50, warmupCreateRate);
     if (ONLY.has('api')) {
       for (const idempotent of [false, true]) {
         const settledAfter = await settle();

@@ -1,9 +1,25 @@
 import { type Receiver, startReceiver } from '@schedstack/testing';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { UndiciHttpSender } from './http-sender';
 import { OutboundGuard } from './outbound-guard';
+
+/** A sender that may reach this machine's loopback targets. */
+const loopbackSender = (connections?: number) => new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }), connections });
+
+/** An HTTP target on 127.0.0.1 that `handler` answers; `close` drops its connections too. */
+async function startTarget(handler: RequestListener): Promise<{ readonly url: string; readonly close: () => Promise<void> }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 /**
  * SPEC §7: lag runs to when the request went out. In a burst a request can wait in the client for
@@ -17,7 +33,7 @@ describe('UndiciHttpSender — time spent waiting for a connection', () => {
     receiver = await startReceiver();
     // The first request is held 300 ms: on a single connection the second cannot go out before.
     receiver.respondWith((_req, index) => ({ status: 200, body: 'ok', delayMs: index === 0 ? 300 : 0 }));
-    sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }), connections: 1 });
+    sender = loopbackSender(1);
   });
 
   afterAll(async () => {
@@ -101,12 +117,11 @@ describe('UndiciHttpSender — time spent waiting for a connection', () => {
 
 /** SPEC §4 attempt timeout: the whole exchange, not only the wait for headers or between chunks. */
 describe('UndiciHttpSender — attempt timeouts', () => {
-  let server: Server;
-  let url: string;
+  let target: Awaited<ReturnType<typeof startTarget>>;
   let sender: UndiciHttpSender;
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    target = await startTarget((req, res) => {
       if (req.url === '/silent') return; // never answers
       if (req.url === '/fast') return void res.end('done');
       // Headers at once, then a byte every 100 ms: neither undici's headers nor its body timeout
@@ -115,18 +130,15 @@ describe('UndiciHttpSender — attempt timeouts', () => {
       const drip = setInterval(() => res.write('.'), 100);
       res.on('close', () => clearInterval(drip));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }) });
+    sender = loopbackSender();
   });
 
   afterAll(async () => {
     await sender.close().catch(() => undefined);
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await target.close();
   });
 
-  const send = (path: string, timeoutMs = 300) => sender.send({ url: `${url}${path}`, method: 'POST', headers: {}, body: '{}', timeoutMs });
+  const send = (path: string, timeoutMs = 300) => sender.send({ url: `${target.url}${path}`, method: 'POST', headers: {}, body: '{}', timeoutMs });
 
   // Both were written, so each reports when (its fired_at), timed out or not.
   it('times out a target that never answers', async () => {
@@ -194,7 +206,7 @@ describe('UndiciHttpSender — a connect that waits for a stalled receiver', () 
   });
 
   it('times the attempt out at its own deadline while the connect still waits', async () => {
-    const sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }) });
+    const sender = loopbackSender();
     try {
       const result = await sender.send({ url: `http://127.0.0.1:${port}/short-deadline`, method: 'POST', headers: {}, body: '{}', timeoutMs: 1_000 });
       expect(result).toEqual({ kind: 'timeout', error: 'timeout: no response within 1000 ms' });
@@ -206,7 +218,7 @@ describe('UndiciHttpSender — a connect that waits for a stalled receiver', () 
   });
 
   it('gets the answer once the receiver accepts, instead of failing the attempt at 10 s', async () => {
-    const sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }) });
+    const sender = loopbackSender();
     try {
       const result = await sender.send({ url: `http://127.0.0.1:${port}/slow-accept`, method: 'POST', headers: {}, body: '{}', timeoutMs: 60_000 });
       expect(result).toMatchObject({ kind: 'response', status: 200, body: 'late but here' });
@@ -219,12 +231,11 @@ describe('UndiciHttpSender — a connect that waits for a stalled receiver', () 
 /** SPEC §4: an attempt records the status, the headers and the first 4 KiB of the body. */
 describe('UndiciHttpSender — what an attempt records', () => {
   const clientPorts: number[] = [];
-  let server: Server;
-  let url: string;
+  let target: Awaited<ReturnType<typeof startTarget>>;
   let sender: UndiciHttpSender;
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    target = await startTarget((req, res) => {
       clientPorts.push(req.socket.remotePort ?? 0);
       if (req.url === '/whole-5k') return void res.end('x'.repeat(5_120));
       if (req.url === '/large') {
@@ -237,18 +248,15 @@ describe('UndiciHttpSender — what an attempt records', () => {
       res.writeHead(201, { 'set-cookie': ['a=1', 'b=2'] });
       res.end(JSON.stringify({ path: req.url }));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    sender = new UndiciHttpSender({ guard: new OutboundGuard({ allowLoopback: true, allowlist: [] }) });
+    sender = loopbackSender();
   });
 
   afterAll(async () => {
     await sender.close().catch(() => undefined);
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await target.close();
   });
 
-  const send = (path: string) => sender.send({ url: `${url}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', timeoutMs: 5_000 });
+  const send = (path: string) => sender.send({ url: `${target.url}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', timeoutMs: 5_000 });
 
   it('keeps the first 4 KiB of a larger body, with the status and headers', async () => {
     const result = await send('/large');
@@ -273,11 +281,9 @@ describe('UndiciHttpSender — what an attempt records', () => {
   });
 
   it('reports a refused connection as a network error, not as written', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    const result = await sender.send({ url: `http://127.0.0.1:${port}/`, method: 'POST', headers: {}, body: null, timeoutMs: 5_000 });
+    const closed = await startTarget(() => undefined);
+    await closed.close();
+    const result = await sender.send({ url: `${closed.url}/`, method: 'POST', headers: {}, body: null, timeoutMs: 5_000 });
     expect(result).toEqual({ kind: 'network_error', error: expect.stringContaining('ECONNREFUSED') });
   });
 });

@@ -303,7 +303,8 @@ function failureOf(error: Error, timeoutMs: number): OutboundResult {
   const blocked = err.code === 'ENDPOINT_BLOCKED' ? err : err.cause?.code === 'ENDPOINT_BLOCKED' ? err.cause : null;
   if (blocked) return { kind: 'refused', error: blocked.message };
   if (err instanceof errors.ConnectTimeoutError) return { kind: 'timeout', error: `timeout: could not connect within ${CONNECT_TIMEOUT_MS} ms` };
-  const timedOut = err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || err.name === 'TimeoutError' || err.name === 'AbortError';
+  // The attempt's own deadline settles the exchange itself (Exchange.timeOut); these are undici's.
+  const timedOut = err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError;
   return timedOut
     ? { kind: 'timeout', error: `timeout: no response within ${timeoutMs} ms` }
     : { kind: 'network_error', error: err.code ? `${err.code}: ${err.message}` : err.message };
