@@ -14,6 +14,8 @@ const LOAD_MS = 14_000;
 /** PostgreSQL goes down this far into the load, and stays down for DOWN_MS. */
 const STOP_AT_MS = 3_000;
 const DOWN_MS = 4_000;
+/** A bound on the load, should PostgreSQL never come back. */
+const MAX_CREATES = RATE * 60;
 
 
 const UNAVAILABLE = {
@@ -53,6 +55,7 @@ function storeRestartScenario(target: () => Target): () => Promise<void> {
     const started = Date.now();
     const requests: Promise<Outcome>[] = [];
     const during: { readyz: Omit<Outcome, 'n'>; list: Omit<Outcome, 'n'> }[] = [];
+    let startedAgainAt: number | null = null;
     const restart = (async () => {
       await sleep(STOP_AT_MS);
       const stoppedAt = Date.now();
@@ -71,12 +74,15 @@ function storeRestartScenario(target: () => Target): () => Promise<void> {
       await sleep(Math.max(0, DOWN_MS - (Date.now() - downAt)));
       await pg.start();
       const restartedAt = Date.now();
+      startedAgainAt = restartedAt;
       // No process restart: the app finds its database again by itself.
       const readyAt = await eventually(async () => ((await timed('/readyz')).status === 200 ? Date.now() : undefined), 60_000, 100);
       return { stoppedAt, downAt, restartedAt, readyAt };
     })();
     fault = restart;
-    for (let n = 0; n < (RATE * LOAD_MS) / 1_000; n++) {
+    // The load runs LOAD_MS, and on past the restart by a second or more however long the shutdown took.
+    const createsAfterRestart = () => startedAgainAt !== null && Date.now() - startedAgainAt > 1_000;
+    for (let n = 0; n < MAX_CREATES && (n < (RATE * LOAD_MS) / 1_000 || !createsAfterRestart()); n++) {
       requests.push(create(n));
       await sleep(Math.max(0, started + ((n + 1) * 1_000) / RATE - Date.now()));
     }
