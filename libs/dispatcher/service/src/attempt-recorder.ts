@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type EventDataMap, type Scope, streamName } from '@schedstack/contracts';
 import type { EventStore, NewEvent } from '@schedstack/event-store';
-import type { Deferral, DueFires } from './due-fires';
+import type { Deferral, DueFires, FinishedFire } from './due-fires';
 
 const APPEND_RETRIES = 4;
 /** Batches in flight at once: the rest wait here, not in the pool, so lease queries always get a connection. */
@@ -19,12 +19,12 @@ interface PendingAppend {
 
 /**
  * Writes what the engine did, after the fact and off the timer-to-socket path: one
- * `delivery.attempted` append per attempt, then the due-fire bookkeeping (done, deferred) in
+ * `delivery.attempted` append per attempt, then the due-fire bookkeeping (finished, deferred) in
  * batches every `flushMs`. If a write is lost the fire's lease expires and another replica sends it
  * again — at-least-once, which the stable delivery id lets receivers dedupe.
  */
 export class AttemptRecorder {
-  private done: { id: string; settled: () => void }[] = [];
+  private done: (FinishedFire & { settled: () => void })[] = [];
   private deferrals: Deferral[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly appends = new Set<Promise<void>>();
@@ -38,13 +38,13 @@ export class AttemptRecorder {
     private readonly flushMs = 20,
   ) {}
 
-  /** Records an attempt; `settled` runs once the due fire is marked done (or recording gave up). */
+  /** Records an attempt; `settled` runs once the due fire is finished (or recording gave up). */
   record(scope: Scope, fireId: string, data: EventDataMap['delivery.attempted'], settled: () => void): void {
     // One event id for every try, so a retried append that had in fact succeeded is not stored twice.
     const event: NewEvent = { id: randomUUID(), type: 'delivery.attempted', data };
     const work = this.append(streamName(scope, 'delivery', data.delivery_id), event).then(
       () => {
-        this.done.push({ id: fireId, settled });
+        this.done.push({ id: fireId, retried: data.state === 'retrying', settled });
         this.schedule();
       },
       (error) => {
@@ -81,8 +81,8 @@ export class AttemptRecorder {
     const deferrals = this.deferrals.splice(0);
     await Promise.all([
       this.dueFires
-        .markDone(done.map((d) => d.id))
-        .catch((error) => this.logger.warn(`marking ${done.length} due fires done failed (the projection does it too): ${(error as Error).message}`))
+        .finish(done)
+        .catch((error) => this.logger.warn(`finishing ${done.length} due fires failed (the projection does it too): ${(error as Error).message}`))
         .finally(() => done.forEach((d) => d.settled())),
       this.dueFires.defer(deferrals).catch((error) => this.logger.warn(`deferring ${deferrals.length} fires failed; they are reclaimed when their lease ends: ${(error as Error).message}`)),
     ]);

@@ -184,7 +184,8 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       }
       expect(await leaseOwner(fire)).toBe(engine.workerId);
       reply.open();
-      await eventually(async () => (await pool.query(`SELECT state FROM dsp_due_fires WHERE delivery_id = $1`, [fire])).rows[0].state === 'done');
+      // Answered and recorded: the fire is finished, so no due fire of it is left pending.
+      await eventually(async () => (await pool.query(`SELECT 1 FROM dsp_due_fires WHERE delivery_id = $1 AND state = 'pending'`, [fire])).rowCount === 0);
     } finally {
       reply.open();
       slow.open();

@@ -96,7 +96,9 @@ describe('dispatcher projection: applyBatch equals apply, event by event', () =>
     const perEvent = rename(await snapshot('dlv_one_'));
     const perBatch = rename(await snapshot('dlv_all_'));
     expect(perEvent.deliveries).toHaveLength(5);
-    expect(perEvent.dueFires.length).toBeGreaterThan(5); // retries were planned
+    // A recorded attempt's fire is deleted once its retry, if any, is copied from it: what is left
+    // is the one retry still to be sent (issue #9: the table holds what is still due).
+    expect(perEvent.dueFires.map((f: { delivery_id: string; attempt: number; state: string }) => [f.delivery_id, f.attempt, f.state])).toEqual([['dlv_2', 3, 'pending']]);
     expect(perBatch).toEqual(perEvent);
   });
 });

@@ -2,7 +2,7 @@ import { type DeliveryView, type Environment, type EventDataMap, parseStreamName
 import type { RecordedEvent } from '@schedstack/event-store';
 import { type Migration, type ProjectionDefinition, TRACE_CONTEXT_FIELD } from '@schedstack/platform';
 import type { PoolClient } from 'pg';
-import { lockedPending, pendingByKey } from './due-fires';
+import { lockedPending } from './due-fires';
 
 export const DISPATCHER_MIGRATIONS: readonly Migration[] = [
   {
@@ -87,6 +87,13 @@ export const DISPATCHER_MIGRATIONS: readonly Migration[] = [
     // SPEC §7: the trace of the request that planned a fire, so its dispatch span joins that trace.
     id: '004_due_fire_trace',
     sql: `ALTER TABLE dsp_due_fires ADD COLUMN trace jsonb`,
+  },
+  {
+    // Issue #9: room on each page for the new version a claim writes (lease columns, in no index),
+    // so the claim is a heap-only update: no entry in the table's five indexes, a fraction of the
+    // WAL. Packed full, every claimed fire moved to a new page and was indexed again.
+    id: '005_due_fire_room_for_leases',
+    sql: `ALTER TABLE dsp_due_fires SET (fillfactor = 50)`,
   },
 ];
 
@@ -215,11 +222,6 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
             [projectId, environment, data.delivery_id, data.attempt.n, data.attempt.fire_kind, data.attempt.fired_at, lagMs],
           );
-          // The engine marks it done too (batched); this makes it certain even if that write was lost.
-          await client.query(`UPDATE dsp_due_fires SET state = 'done' WHERE delivery_id = $1 AND attempt = $2 AND ${pendingByKey()}`, [
-            data.delivery_id,
-            data.attempt.n,
-          ]);
           if (rows[0]?.state === 'retrying' && data.next_attempt_at) {
             await client.query(
               `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy,
@@ -231,6 +233,11 @@ export function createDispatcherProjection(hooks: DispatcherProjectionHooks = {}
               [data.delivery_id, data.attempt.n, data.next_attempt_at],
             );
           }
+          // The engine finishes it too (batched); this makes it certain even if that write was lost.
+          await client.query(`DELETE FROM dsp_due_fires WHERE id = ANY(${lockedPending('dsp_due_fires f', 'f.delivery_id = $1 AND f.attempt = $2', { anyState: true })})`, [
+            data.delivery_id,
+            data.attempt.n,
+          ]);
           return;
         }
         case 'delivery.replay_requested': {
@@ -377,23 +384,24 @@ async function recordAttempts(client: PoolClient, events: readonly RecordedEvent
      SELECT project_id, environment, delivery_id, n, fire_kind, fired_at, lag_ms FROM ${recordset} ON CONFLICT DO NOTHING`,
     payload,
   );
-  // The engine marks them done too (batched); this makes it certain even if that write was lost.
-  await client.query(
-    `UPDATE dsp_due_fires SET state = 'done'
-      WHERE id = ANY(${lockedPending(`dsp_due_fires f JOIN ${recordset} ON f.delivery_id = x.delivery_id AND f.attempt = x.n`, 'true')})`,
-    payload,
-  );
   const retrying = new Set(states.filter((r) => r.state === 'retrying').map((r) => r.id));
   const retries = rows.filter((r) => retrying.has(r.delivery_id) && r.next_attempt_at);
-  if (retries.length === 0) return;
+  if (retries.length > 0) {
+    await client.query(
+      `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy,
+                                  webhook_endpoint_id, signing_secret)
+       SELECT f.delivery_id, x.n + 1, f.round_attempt + 1, f.project_id, f.environment, f.schedule_id, x.next_attempt_at::timestamptz, x.next_attempt_at::timestamptz,
+              'retry', f.request, f.policy, f.webhook_endpoint_id, f.signing_secret
+         FROM ${recordset} JOIN dsp_due_fires f ON f.delivery_id = x.delivery_id AND f.attempt = x.n
+       ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+      [JSON.stringify(retries)],
+    );
+  }
+  // The engine finishes them too (batched); this makes it certain even if that write was lost.
   await client.query(
-    `INSERT INTO dsp_due_fires (delivery_id, attempt, round_attempt, project_id, environment, schedule_id, fire_at, scheduled_for, fire_kind, request, policy,
-                                webhook_endpoint_id, signing_secret)
-     SELECT f.delivery_id, x.n + 1, f.round_attempt + 1, f.project_id, f.environment, f.schedule_id, x.next_attempt_at::timestamptz, x.next_attempt_at::timestamptz,
-            'retry', f.request, f.policy, f.webhook_endpoint_id, f.signing_secret
-       FROM ${recordset} JOIN dsp_due_fires f ON f.delivery_id = x.delivery_id AND f.attempt = x.n
-     ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-    [JSON.stringify(retries)],
+    `DELETE FROM dsp_due_fires
+      WHERE id = ANY(${lockedPending(`dsp_due_fires f JOIN ${recordset} ON f.delivery_id = x.delivery_id AND f.attempt = x.n`, 'true', { anyState: true })})`,
+    payload,
   );
 }
 

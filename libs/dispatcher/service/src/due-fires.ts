@@ -33,6 +33,12 @@ export interface ClaimedFire {
   readonly trace: Record<string, string> | null;
 }
 
+/** A fire whose attempt is recorded; `retried` when the attempt's outcome plans another. */
+export interface FinishedFire {
+  readonly id: string;
+  readonly retried: boolean;
+}
+
 export interface Deferral {
   readonly id: string;
   readonly at: Date;
@@ -66,16 +72,16 @@ export const pendingByKey = (alias?: string): string => `(${alias ? `${alias}.` 
 
 /**
  * An array of the ids of the pending fires `from … where` selects (alias `f`), locked in id order
- * (or, with `skipLocked`, those not locked by another transaction). The statements that change
- * several due fires by key — mark done (recorder and projection), renew, release, defer — take
- * their locks through this, in one order: locking in plan order, the projection and the recorder
- * deadlocked once their plans differed (issue #9). One order per statement is not enough across the
- * projection's batch transaction, which may mark fires done in several statements, so the recorder's
- * mark-done skips locked fires instead of waiting: whoever holds them is marking them done or
- * withdrawing them, and the projection's mark-done is the one that must not miss.
+ * (or, with `skipLocked`, those not locked by another transaction; with `anyState`, finished ones
+ * too). The statements that change several due fires by key — finish (recorder and projection),
+ * renew, release, defer — take their locks through this, in one order: locking in plan order, the
+ * projection and the recorder deadlocked once their plans differed (issue #9). One order per
+ * statement is not enough across the projection's batch transaction, which may finish fires in
+ * several statements, so the recorder's finish skips locked fires instead of waiting: whoever holds
+ * them is finishing or withdrawing them, and the projection's finish is the one that must not miss.
  */
-export const lockedPending = (from: string, where: string, options: { skipLocked?: boolean } = {}): string =>
-  `ARRAY(SELECT f.id FROM ${from} WHERE ${where} AND ${pendingByKey('f')} ORDER BY f.id FOR UPDATE OF f${options.skipLocked ? ' SKIP LOCKED' : ''})`;
+export const lockedPending = (from: string, where: string, options: { skipLocked?: boolean; anyState?: boolean } = {}): string =>
+  `ARRAY(SELECT f.id FROM ${from} WHERE ${where}${options.anyState ? '' : ` AND ${pendingByKey('f')}`} ORDER BY f.id FOR UPDATE OF f${options.skipLocked ? ' SKIP LOCKED' : ''})`;
 
 /**
  * The due-fires table as the engine uses it (SPEC §4 leases), every statement in one place.
@@ -164,15 +170,18 @@ export class DueFires {
   }
 
   /**
-   * Marks fires whose attempt is recorded (batched by the recorder). Never waits: a fire locked
-   * elsewhere is left to the projection, which marks every recorded attempt's fire done anyway.
+   * Finishes fires whose attempt is recorded (batched by the recorder). A fire that will not be
+   * retried is deleted: the table holds what is still to be sent (the deliveries view keeps the
+   * history), and a delete writes no new row version or index entry. One that will be retried is
+   * marked done and kept until the projection has copied its retry from it. Never waits: a fire
+   * locked elsewhere is left to the projection, which finishes every recorded attempt's fire anyway.
    */
-  async markDone(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.pool.query(
-      `UPDATE dsp_due_fires SET state = 'done' WHERE id = ANY(${lockedPending('dsp_due_fires f', 'f.id = ANY($1::bigint[])', { skipLocked: true })})`,
-      [ids],
-    );
+  async finish(fires: readonly FinishedFire[]): Promise<void> {
+    const locked = lockedPending('dsp_due_fires f', 'f.id = ANY($1::bigint[])', { skipLocked: true });
+    const gone = fires.filter((f) => !f.retried).map((f) => f.id);
+    const retried = fires.filter((f) => f.retried).map((f) => f.id);
+    if (gone.length > 0) await this.pool.query(`DELETE FROM dsp_due_fires WHERE id = ANY(${locked})`, [gone]);
+    if (retried.length > 0) await this.pool.query(`UPDATE dsp_due_fires SET state = 'done' WHERE id = ANY(${locked})`, [retried]);
   }
 
   /** Moves held-back fires to their new time and gives up their lease: deferred, never dropped. */
