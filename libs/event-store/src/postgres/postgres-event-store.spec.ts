@@ -427,6 +427,39 @@ describe('PostgresEventStore', () => {
         await t1.end();
       }
     });
+
+    it('fetches one of the events waiting behind a running transaction, not all of them (issue #9)', async () => {
+      const store = await open({ pollIntervalMs: 60_000 });
+      const before = await settledHead(store);
+      const t1 = new Client({ connectionString: db.url });
+      await t1.connect();
+      try {
+        await t1.query('BEGIN');
+        await store.appendWithin(t1, uniqueStreamName('running'), [newEvent('Running')], 'no_stream');
+        for (let i = 0; i < 40; i++) await store.appendToStream(uniqueStreamName('waiting'), [newEvent('Waiting')], 'no_stream');
+
+        const reads = jest.spyOn(store.pool, 'query');
+        expect(await store.readAll({ after: before })).toEqual([]);
+        const fetched = await Promise.all(
+          reads.mock.calls
+            .map((call, n) => ({ sql: call[0], result: reads.mock.results[n].value as Promise<{ rows: unknown[] }> }))
+            .filter(({ sql }) => typeof sql === 'string' && sql.includes('pg_current_snapshot()) AS xmin'))
+            .map(async ({ result }) => (await result).rows.length),
+        );
+        reads.mockRestore();
+        // Forty committed events wait behind T1; fetching them only to drop them was the old cost.
+        expect(fetched).toEqual([1]);
+
+        await t1.query('COMMIT');
+        const all = await waitFor(async () => {
+          const page = await store.readAll({ after: before });
+          return page.length >= 41 ? page : undefined;
+        }, 'all 41 events to become visible');
+        expect(all.map((e) => e.type)).toEqual(['Running', ...Array(40).fill('Waiting')]);
+      } finally {
+        await t1.end();
+      }
+    });
   });
 
   describe('subscriptions at the same position', () => {
