@@ -366,16 +366,16 @@ async function recordAttempts(client: PoolClient, events: readonly RecordedEvent
   const recordset = `jsonb_to_recordset($1::jsonb) AS x(project_id text, environment text, delivery_id text, n int, state text, attempt jsonb,
                      next_attempt_at text, fire_kind text, fired_at timestamptz, lag_ms double precision)`;
   const payload = [JSON.stringify(rows)];
-  // An attempt that was in flight when its schedule was paused does not bring retries back.
+  // An attempt that was in flight when its schedule was paused does not bring retries back. `d.state`
+  // is the row's state before this update (each delivery is once in a run), read without a second join.
+  const newState = `CASE WHEN d.state = 'canceled' AND x.state = 'retrying' THEN 'canceled' ELSE x.state END`;
   const { rows: states } = await client.query<{ id: string; state: string }>(
     `UPDATE dsp_deliveries d
-        SET state = s.new_state,
-            view = jsonb_set(d.view || jsonb_build_object('state', s.new_state, 'next_attempt_at', CASE WHEN s.new_state = 'retrying' THEN s.next_attempt_at END),
-                             '{attempts}', (d.view->'attempts') || jsonb_build_array(s.attempt))
-       FROM (SELECT x.*, CASE WHEN cur.state = 'canceled' AND x.state = 'retrying' THEN 'canceled' ELSE x.state END AS new_state
-               FROM ${recordset}
-               JOIN dsp_deliveries cur ON cur.project_id = x.project_id AND cur.environment = x.environment AND cur.id = x.delivery_id) s
-      WHERE d.project_id = s.project_id AND d.environment = s.environment AND d.id = s.delivery_id
+        SET state = ${newState},
+            view = jsonb_set(d.view || jsonb_build_object('state', ${newState}, 'next_attempt_at', CASE WHEN ${newState} = 'retrying' THEN x.next_attempt_at END),
+                             '{attempts}', (d.view->'attempts') || jsonb_build_array(x.attempt))
+       FROM ${recordset}
+      WHERE d.project_id = x.project_id AND d.environment = x.environment AND d.id = x.delivery_id
       RETURNING d.id, d.state`,
     payload,
   );
