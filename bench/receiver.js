@@ -9,6 +9,8 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** [receivedAt, scheduledFor, deliveryId, attempt, workload] per request, handed over on `take`. */
 let records = [];
+/** When each connection was accepted: a sender opening connections mid-workload pays for it in lag. */
+let connections = [];
 
 const server = http.createServer((req, res) => {
   const receivedAt = now();
@@ -20,6 +22,7 @@ const server = http.createServer((req, res) => {
     res.end('ok');
   });
 });
+server.on('connection', () => connections.push(now()));
 server.keepAliveTimeout = 120_000;
 server.headersTimeout = 130_000;
 
@@ -30,8 +33,9 @@ server.listen(0, '127.0.0.1', () => {
 process.on('message', (message) => {
   if (message.type === 'count') process.send({ type: 'count', count: records.length });
   if (message.type === 'take') {
-    process.send({ type: 'records', records });
+    process.send({ type: 'records', records, connections });
     records = [];
+    connections = [];
   }
   if (message.type === 'stop') {
     server.closeAllConnections();

@@ -73,7 +73,11 @@ async function startReceiver() {
     pid: child.pid,
     nice,
     count: async () => (await ask('count', 'count')).count,
-    take: async () => (await ask('take', 'records')).records,
+    /** The requests and connection accepts since the last take. */
+    take: async () => {
+      const { records, connections } = await ask('take', 'records');
+      return { records, connections };
+    },
     stop: () => new Promise((resolve) => (child.once('exit', resolve), child.send({ type: 'stop' }))),
   };
 }
@@ -244,8 +248,9 @@ async function fireWorkload(stack, receiver, name, offsets, createRate) {
   while (Date.now() < deadline && (await receiver.count()) < accepted) await sleep(100);
   await sleep(1_000); // late duplicates, if any, would arrive now
   const cpuAfter = cpuSnapshot(stack.cpuSources, [{ name: 'receiver', pid: receiver.pid }, { name: 'bench (load)', pid: process.pid }]);
-  const records = (await receiver.take()).filter((r) => r[4] === name);
-  if (process.env.BENCH_DUMP) fs.writeFileSync(`${process.env.BENCH_DUMP}-${name}.json`, JSON.stringify({ t0, records }));
+  const taken = await receiver.take();
+  const records = taken.records.filter((r) => r[4] === name);
+  if (process.env.BENCH_DUMP) fs.writeFileSync(`${process.env.BENCH_DUMP}-${name}.json`, JSON.stringify({ t0, records, connections: taken.connections }));
   const metricsAfter = await lagBuckets(stack.metricsUrls);
 
   const first = new Map();
@@ -274,6 +279,8 @@ async function fireWorkload(stack, receiver, name, offsets, createRate) {
     // W2: from the instant all were due to the last arrival.
     drain_ms: lastArrival === null ? null : stats.round(lastArrival - t0, 0),
     fires_per_s: lastArrival === null ? null : stats.round(first.size / Math.max(0.001, (lastArrival - Math.min(...dues)) / 1000), 0),
+    // Connections the senders opened from the first due instant on (idle ones close after 30 s).
+    receiver_connections: taken.connections.filter((at) => at >= t0).length,
     metrics_lag_ms: { observations: [...delta.values()].reduce((a, b) => Math.max(a, b), 0), p50: ms(0.5), p90: ms(0.9), p99: ms(0.99) },
     cpu_percent: cpuBetween(cpuBefore, cpuAfter),
   };
@@ -381,7 +388,7 @@ async function benchProfile(profile, receiver) {
       const row = await fireWorkload(stack, receiver, title.split(' ')[0].toLowerCase(), offsets(), createRate);
       rows.push({ profile, ...row, workload: title, settled_after_ms: settledAfter });
       if (!row.created_before_first_due) say(`${profile}: ${title}: creating the schedules took ${row.created_in_ms} ms and overran the first due time — the lags include that wait`);
-      say(`${profile}: ${title}: lag p50 ${row.lag_ms.p50} / p99 ${row.lag_ms.p99} / max ${row.lag_ms.max} ms, ${row.fires_per_s} fires/s, missing ${row.missing}, duplicated ${row.duplicated}`);
+      say(`${profile}: ${title}: lag p50 ${row.lag_ms.p50} / p99 ${row.lag_ms.p99} / max ${row.lag_ms.max} ms, ${row.fires_per_s} fires/s, missing ${row.missing}, duplicated ${row.duplicated}, ${row.receiver_connections} connections opened`);
       if (row.lag_by_second) say(`${profile}: ${title}: p99 / max by second: ${row.lag_by_second.map((s) => `${s.p99}/${s.max}`).join('  ')}`);
     }
   } finally {
