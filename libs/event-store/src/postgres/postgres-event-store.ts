@@ -450,20 +450,29 @@ export class PostgresEventStore implements EventStore {
   private async readPage(after: Position, limit: number): Promise<Page> {
     const params: unknown[] = [limit];
     let beyond = 'true';
+    // Where the probe for a waiting event starts: after `after`, and at xmin or later. Given to the
+    // index as one row bound (two separate bounds make it walk every visible entry from `after` on,
+    // which a subscription catching up on a long log would pay on every page).
+    let probeFrom = 'e.transaction_id >= (SELECT xmin FROM s)';
     if (!isStart(after)) {
       params.push(after.commit.toString(), after.prepare.toString());
       beyond = '(e.transaction_id, e.global_position) > ($2::text::xid8, $3::bigint)';
+      probeFrom = `(e.transaction_id, e.global_position) > ((SELECT probe_commit FROM s), (SELECT probe_prepare FROM s))`;
     }
     // Visible events sort before every invisible one (ordered by transaction first).
     const result = await this.pool.query<EventRow & { visible: boolean }>(
-      `WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+      `WITH x AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+            s AS (SELECT xmin,
+                         ${isStart(after) ? 'NULL::xid8 AS probe_commit, NULL::bigint AS probe_prepare' : `CASE WHEN xmin > $2::text::xid8 THEN xmin ELSE $2::text::xid8 END AS probe_commit,
+                         CASE WHEN xmin > $2::text::xid8 THEN -1 ELSE $3::bigint END AS probe_prepare`}
+                    FROM x)
        SELECT * FROM (
          (SELECT ${EVENT_COLUMNS}, true AS visible, e.transaction_id AS tx, e.global_position AS gp
-            FROM es_events e, s WHERE ${beyond} AND e.transaction_id < s.xmin
+            FROM es_events e WHERE ${beyond} AND e.transaction_id < (SELECT xmin FROM s)
            ORDER BY e.transaction_id, e.global_position LIMIT $1)
          UNION ALL
          (SELECT ${EVENT_COLUMNS}, false, e.transaction_id, e.global_position
-            FROM es_events e, s WHERE ${beyond} AND e.transaction_id >= s.xmin
+            FROM es_events e WHERE ${probeFrom}
            ORDER BY e.transaction_id, e.global_position LIMIT 1)
        ) page ORDER BY tx, gp`,
       params,
