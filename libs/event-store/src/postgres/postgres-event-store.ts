@@ -434,12 +434,6 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * Reads in global order and keeps the events of transactions older than the snapshot's xmin.
-   * Visibility is monotonic in transaction id, so the visible events are a prefix of the ordered
-   * rows: this equals `... AND transaction_id < xmin ORDER BY ... LIMIT n`, and also tells a
-   * subscriber that committed events are waiting on an older transaction.
-   */
-  /**
    * Up to `limit` events after `after` that every later reader will also see in this order: those
    * of transactions older than the oldest one still running (`xmin`). Whether a newer committed one
    * waits behind a running transaction is asked with one row, not by reading them all: while any
@@ -454,18 +448,17 @@ export class PostgresEventStore implements EventStore {
     // index as one row bound (two separate bounds make it walk every visible entry from `after` on,
     // which a subscription catching up on a long log would pay on every page).
     let probeFrom = 'e.transaction_id >= (SELECT xmin FROM s)';
+    let probeStart = '';
     if (!isStart(after)) {
       params.push(after.commit.toString(), after.prepare.toString());
       beyond = '(e.transaction_id, e.global_position) > ($2::text::xid8, $3::bigint)';
+      probeStart = `, CASE WHEN xmin > $2::text::xid8 THEN xmin ELSE $2::text::xid8 END AS probe_commit,
+                      CASE WHEN xmin > $2::text::xid8 THEN -1 ELSE $3::bigint END AS probe_prepare`;
       probeFrom = `(e.transaction_id, e.global_position) > ((SELECT probe_commit FROM s), (SELECT probe_prepare FROM s))`;
     }
     // Visible events sort before every invisible one (ordered by transaction first).
     const result = await this.pool.query<EventRow & { visible: boolean }>(
-      `WITH x AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
-            s AS (SELECT xmin,
-                         ${isStart(after) ? 'NULL::xid8 AS probe_commit, NULL::bigint AS probe_prepare' : `CASE WHEN xmin > $2::text::xid8 THEN xmin ELSE $2::text::xid8 END AS probe_commit,
-                         CASE WHEN xmin > $2::text::xid8 THEN -1 ELSE $3::bigint END AS probe_prepare`}
-                    FROM x)
+      `WITH s AS (SELECT xmin${probeStart} FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) x)
        SELECT * FROM (
          (SELECT ${EVENT_COLUMNS}, true AS visible, e.transaction_id AS tx, e.global_position AS gp
             FROM es_events e WHERE ${beyond} AND e.transaction_id < (SELECT xmin FROM s)
