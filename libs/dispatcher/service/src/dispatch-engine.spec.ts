@@ -109,15 +109,15 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       expect(await leaseOwner(armed)).toBe(engine.workerId);
 
       // The lease check of the armed fire hangs (a slow round trip on a busy database)…
-      const stillHeld = jest.spyOn(DueFires.prototype, 'stillHeld').mockImplementation(async (ids) => {
+      const leaseCheck = jest.spyOn(DueFires.prototype, 'lost').mockImplementation(async () => {
         await slow.opened;
-        return new Set(ids);
+        return [];
       });
       const due = await plan(-1_000, 'due');
       const cycle = engine.poll();
       // …and the fire that is already due is claimed and sent all the same.
       await eventually(() => sender.deliveries().includes(due));
-      expect(stillHeld).toHaveBeenCalled();
+      expect(leaseCheck).toHaveBeenCalled();
       expect(sender.deliveries()).not.toContain(armed);
       slow.open();
       await cycle;
@@ -127,6 +127,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
     }
     // A clean stop hands the armed fire back.
     expect(await leaseOwner(armed)).toBeNull();
+    await forget(armed);
   });
 
   it('still drops an armed fire that was withdrawn meanwhile, once the lease check answers', async () => {
@@ -145,17 +146,84 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       expect(await leaseOwner(withdrawn)).toBe(engine.workerId);
       // Canceled (a pause or cancel applied by the other replica's projection) while armed here.
       await pool.query(`UPDATE dsp_due_fires SET state = 'canceled' WHERE delivery_id = $1`, [withdrawn]);
-      const stillHeld = jest.spyOn(DueFires.prototype, 'stillHeld');
+      const leaseCheck = jest.spyOn(DueFires.prototype, 'lost');
       await engine.poll();
       const [id] = (await pool.query<{ id: string }>(`SELECT id FROM dsp_due_fires WHERE delivery_id = $1`, [withdrawn])).rows.map((r) => r.id);
-      expect(stillHeld.mock.calls[0][0]).toContain(id);
-      expect(await stillHeld.mock.results[0].value).not.toContain(id);
+      expect(leaseCheck.mock.calls[0][0]).toContain(id);
+      expect(await leaseCheck.mock.results[0].value).toEqual([id]);
     } finally {
       await engine.stop();
     }
     // The stop did not hand it back: it was no longer armed.
     expect(await leaseOwner(withdrawn)).toBe(engine.workerId);
     expect(sender.deliveries()).not.toContain(withdrawn);
+  });
+
+  it("does not check again, on each of a burst's back-to-back claims, the leases of the fires the earlier ones armed", async () => {
+    const sender = new RecordingSender();
+    const engine = new DispatchEngine(pool, store, new FireLauncher(sender), systemClock, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 600_000,
+      pollIntervalMs: 600_000,
+      leaseMs: 30_000,
+      batchSize: 100,
+      userAgent: 'SchedStack/test',
+    });
+    const burst = await Promise.all(Array.from({ length: 350 }, (_, n) => plan(300_000, `burst${n}`)));
+    const leaseCheck = jest.spyOn(DueFires.prototype, 'lost');
+    try {
+      // One poll: four full claims back to back (100 each), the last one short.
+      engine.start();
+      await eventually(async () => {
+        const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM dsp_due_fires WHERE delivery_id = ANY($1) AND lease_owner = $2`, [burst, engine.workerId]);
+        return rows[0].n === 350;
+      });
+      // The first claim had nothing armed to check; the three that continued the burst skipped the check.
+      expect(leaseCheck).not.toHaveBeenCalled();
+      // The next poll checks them all.
+      await engine.poll();
+      expect(leaseCheck).toHaveBeenCalledTimes(1);
+      expect(leaseCheck.mock.calls[0][0]).toHaveLength(350);
+    } finally {
+      await engine.stop();
+      await forget(...burst);
+    }
+  });
+
+  it('does not check the leases of fires whose time has come: they are on their way', async () => {
+    const inFlight = gate();
+    const sent: string[] = [];
+    // Holds every request open: the due fire stays launched, in flight, for the rest of the test.
+    const sender: HttpSender = {
+      async send(req) {
+        sent.push(req.headers['sched-delivery-id']);
+        await inFlight.opened;
+        return { kind: 'response', status: 200, headers: {}, body: 'ok' };
+      },
+      close: () => Promise.resolve(),
+    };
+    const engine = new DispatchEngine(pool, store, new FireLauncher(sender), systemClock, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 600_000,
+      pollIntervalMs: 600_000,
+      leaseMs: 30_000,
+      batchSize: 100,
+      userAgent: 'SchedStack/test',
+    });
+    const due = await plan(-1_000, 'onitsway');
+    const armed = await plan(300_000, 'stillarmed');
+    const leaseCheck = jest.spyOn(DueFires.prototype, 'lost');
+    try {
+      engine.start();
+      await eventually(() => sent.includes(due));
+      await engine.poll();
+      const ids = (await pool.query<{ id: string; delivery_id: string }>(`SELECT id, delivery_id FROM dsp_due_fires WHERE delivery_id = ANY($1)`, [[due, armed]])).rows;
+      const idOf = (deliveryId: string) => ids.find((r) => r.delivery_id === deliveryId)?.id;
+      expect(leaseCheck).toHaveBeenCalledTimes(1);
+      expect(leaseCheck.mock.calls[0][0]).toEqual([idOf(armed)]);
+    } finally {
+      inFlight.open();
+      await engine.stop();
+      await forget(due, armed);
+    }
   });
 
   it('keeps the lease of a request that outlasts it while its claim cycle is stuck, so no other replica sends it again', async () => {

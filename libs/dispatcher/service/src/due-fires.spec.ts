@@ -72,15 +72,17 @@ describe('DueFires — statements by key in a burst the statistics have not seen
     const ids = await idsOf(13_000, 100);
     await pool.query(`UPDATE dsp_due_fires SET lease_owner = 'worker-plans' WHERE id = ANY($1::bigint[])`, [ids]);
 
-    const held = await fires.stillHeld(ids);
-    expect(held.size).toBe(100);
+    const someoneElses = ids.slice(0, 3);
+    await pool.query(`UPDATE dsp_due_fires SET lease_owner = 'another-worker' WHERE id = ANY($1::bigint[])`, [someoneElses]);
+    expect((await fires.lost(ids)).sort()).toEqual([...someoneElses].sort());
+    await pool.query(`UPDATE dsp_due_fires SET lease_owner = 'worker-plans' WHERE id = ANY($1::bigint[])`, [someoneElses]);
     const renewed = new Set<string>();
     const renewPlan = await planOf(async () => (await fires.renew(ids)).forEach((id) => renewed.add(id)));
     expect(renewed.size).toBe(100);
-    const stillHeldPlan = await planOf(() => fires.stillHeld(ids));
+    const lostPlan = await planOf(async () => expect(await fires.lost(ids)).toEqual([]));
     // The first ten will be retried (kept, marked done), the rest deleted.
     const finishPlan = await planOf(() => fires.finish(ids.map((id, n) => ({ id, retried: n < 10 }))));
-    for (const plan of [renewPlan, stillHeldPlan, finishPlan]) {
+    for (const plan of [renewPlan, lostPlan, finishPlan]) {
       expect(plan).toContain('dsp_due_fires_pkey');
       expect(plan).not.toContain('dsp_due_fires_pending');
     }
@@ -89,7 +91,7 @@ describe('DueFires — statements by key in a burst the statistics have not seen
     expect(finishPlan).toContain('SKIP LOCKED');
     expect(finishPlan).toContain('Delete on dsp_due_fires');
     // Still the same test: the fires are finished now, so none is pending, held or renewable.
-    expect((await fires.stillHeld(ids)).size).toBe(0);
+    expect((await fires.lost(ids)).length).toBe(100);
     expect((await fires.renew(ids)).size).toBe(0);
     const { rows } = await pool.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM dsp_due_fires WHERE id = ANY($1::bigint[]) GROUP BY state`, [ids]);
     expect(rows).toEqual([{ state: 'done', n: 10 }]);

@@ -217,13 +217,17 @@ export class DueFires {
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Of `ids`, those still pending under this dispatcher's lease (the rest were withdrawn or taken over). */
-  async stillHeld(ids: readonly string[]): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
+  /**
+   * Of `ids`, those no longer pending under this dispatcher's lease (withdrawn, finished or taken
+   * over). Answers with the few lost, not the many held: the check runs several times a second.
+   */
+  async lost(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
     const { rows } = await this.pool.query<{ id: string }>(
-      `SELECT id FROM dsp_due_fires WHERE id = ANY($1::bigint[]) AND ${pendingByKey()} AND lease_owner = $2`,
+      `SELECT x.id::text AS id FROM unnest($1::bigint[]) AS x(id)
+        WHERE NOT EXISTS (SELECT 1 FROM dsp_due_fires f WHERE f.id = x.id AND ${pendingByKey('f')} AND f.lease_owner = $2)`,
       [ids, this.workerId],
     );
-    return new Set(rows.map((r) => r.id));
+    return rows.map((r) => r.id);
   }
 }
