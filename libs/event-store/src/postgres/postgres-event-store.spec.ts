@@ -325,6 +325,51 @@ describe('PostgresEventStore', () => {
       expect((await store.readStream(fresh)).map((e) => e.type)).toEqual(['new']);
     });
 
+    it('creates the new streams of a group at their final revision, writing no second row version for them', async () => {
+      // A database of its own, one connection: the table's counters then hold only this test's writes.
+      const own = await createTestDatabase('es_pg_streams');
+      const pool = new Pool({ connectionString: own.url, max: 1 });
+      const store = new PostgresEventStore({ pool });
+      try {
+        await store.init();
+        const existing = uniqueStreamName();
+        await store.appendToStream(existing, [newEvent('old')], 'no_stream');
+        const streamRows = async () => {
+          // The counts of this (the only) backend reach the shared statistics when it next reports.
+          await pool.query('SELECT pg_stat_force_next_flush()');
+          const { rows } = await pool.query<{ ins: number; upd: number }>(
+            `SELECT n_tup_ins::int AS ins, n_tup_upd::int AS upd FROM pg_stat_user_tables WHERE relname = 'es_streams'`,
+          );
+          return rows[0];
+        };
+        const before = await streamRows();
+        const fresh = Array.from({ length: 30 }, () => uniqueStreamName());
+
+        const results = await store.appendToStreams([
+          ...fresh.map((streamName) => ({ streamName, events: [newEvent('a'), newEvent('b')], expected: 'no_stream' as const })),
+          { streamName: existing, events: [newEvent('new')], expected: 0 },
+        ]);
+
+        expect(results.map((r) => (r as { nextExpectedRevision: number }).nextExpectedRevision)).toEqual([...fresh.map(() => 1), 1]);
+        const after = await streamRows();
+        // 30 rows written once each; the one existing stream updated (it was locked and moved on).
+        expect(after.ins - before.ins).toBe(30);
+        expect(after.upd - before.upd).toBe(1);
+        const { rows } = await pool.query<{ stream_name: string; last_revision: string }>(
+          `SELECT stream_name, last_revision::text FROM es_streams WHERE stream_name = ANY($1) ORDER BY stream_name`,
+          [[...fresh, existing]],
+        );
+        expect(rows.map((r) => r.last_revision)).toEqual(Array(31).fill('1'));
+        // The next append to a created stream sees the revision it was created at.
+        await expect(store.appendToStream(fresh[0], [newEvent('c')], 1)).resolves.toMatchObject({ nextExpectedRevision: 2 });
+        await expect(store.appendToStream(fresh[1], [newEvent('c')], 0)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+      } finally {
+        await store.close();
+        await pool.end();
+        await own.drop();
+      }
+    });
+
     it('fails a malformed request alone, not the group it was written with', async () => {
       const store = await open({ concurrentAppends: 1 });
       const streams = [uniqueStreamName(), uniqueStreamName(), uniqueStreamName()];

@@ -133,6 +133,8 @@ const SCHEMA_SQL = `
     v_expected text[];
     v_events jsonb[];
     v_current bigint[];
+    v_created text[];
+    v_existing boolean;
     v_refused text;
   BEGIN
     SELECT array_agg(a.r->>'stream' ORDER BY a.o), array_agg(a.r->>'expected' ORDER BY a.o), array_agg(a.r->'events' ORDER BY a.o)
@@ -151,10 +153,28 @@ const SCHEMA_SQL = `
          ORDER BY a.o;
       RETURN;
     END IF;
-    INSERT INTO es_streams (stream_name) SELECT n FROM unnest(v_streams) n ORDER BY n ON CONFLICT DO NOTHING;
-    -- In name order, so two groups sharing streams cannot deadlock.
-    PERFORM 1 FROM es_streams s WHERE s.stream_name = ANY(v_streams) ORDER BY s.stream_name FOR UPDATE;
-    v_current := ARRAY(SELECT (SELECT s.last_revision FROM es_streams s WHERE s.stream_name = u.n) FROM unnest(v_streams) WITH ORDINALITY AS u(n, i) ORDER BY u.i);
+    -- A new stream is created at its final revision, so it needs no lock or update of its own:
+    -- a request's first append is most appends (each delivery's first attempt, each create), and
+    -- the lock and the update were two more row versions written for each (issue #9). A stream
+    -- created meanwhile by another group is waited for by the insert, then found existing.
+    WITH created AS (
+      INSERT INTO es_streams AS s (stream_name, last_revision)
+      SELECT u.n, jsonb_array_length(u.ev) - 1 FROM unnest(v_streams, v_events) AS u(n, ev) ORDER BY u.n
+      ON CONFLICT DO NOTHING RETURNING s.stream_name)
+    SELECT coalesce(array_agg(stream_name), '{}') INTO v_created FROM created;
+    v_existing := cardinality(v_created) < cardinality(v_streams);
+    IF v_existing THEN
+      -- The existing ones are locked in name order, so two groups sharing streams cannot deadlock.
+      PERFORM 1 FROM unnest(v_streams) AS u(n) LEFT JOIN unnest(v_created) AS c(n) ON c.n = u.n
+                JOIN es_streams s ON s.stream_name = u.n
+       WHERE c.n IS NULL ORDER BY s.stream_name FOR UPDATE OF s;
+    END IF;
+    v_current := ARRAY(
+      SELECT CASE WHEN c.n IS NULL THEN s.last_revision ELSE -1 END
+        FROM unnest(v_streams) WITH ORDINALITY AS u(n, i)
+        LEFT JOIN unnest(v_created) AS c(n) ON c.n = u.n
+        LEFT JOIN es_streams s ON c.n IS NULL AND s.stream_name = u.n
+       ORDER BY u.i);
     SELECT v_streams[i] INTO v_refused FROM generate_subscripts(v_streams, 1) i
      WHERE NOT (v_expected[i] = 'any'
                 OR (v_expected[i] = 'no_stream' AND v_current[i] < 0)
@@ -165,8 +185,11 @@ const SCHEMA_SQL = `
       RAISE EXCEPTION USING ERRCODE = '${APPEND_REFUSED}', MESSAGE = 'wrong_revision', DETAIL = v_refused;
     END IF;
     -- (last_revision is the locked v_current; the streams are distinct here.)
-    UPDATE es_streams s SET last_revision = s.last_revision + jsonb_array_length(v_events[array_position(v_streams, s.stream_name)])
-     WHERE s.stream_name = ANY(v_streams);
+    IF v_existing THEN
+      UPDATE es_streams s SET last_revision = s.last_revision + jsonb_array_length(u.ev)
+        FROM unnest(v_streams, v_events) AS u(n, ev) LEFT JOIN unnest(v_created) AS c(n) ON c.n = u.n
+       WHERE s.stream_name = u.n AND c.n IS NULL;
+    END IF;
     PERFORM pg_notify('${NOTIFY_CHANNEL}', p_origin);
     RETURN QUERY
       WITH inserted AS (
