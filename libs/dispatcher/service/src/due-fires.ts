@@ -224,8 +224,13 @@ export class DueFires {
   async lost(ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.pool.query<{ id: string }>(
-      `SELECT x.id::text AS id FROM unnest($1::bigint[]) AS x(id)
-        WHERE NOT EXISTS (SELECT 1 FROM dsp_due_fires f WHERE f.id = x.id AND ${pendingByKey('f')} AND f.lease_owner = $2)`,
+      // A set difference, not an anti-join: with the table's statistics behind its churn, the planner
+      // ran that as a scan of the table per id (30 ms for 800 ids).
+      `SELECT id::text AS id FROM (
+         SELECT x.id FROM unnest($1::bigint[]) AS x(id)
+         EXCEPT
+         SELECT f.id FROM dsp_due_fires f WHERE f.id = ANY($1::bigint[]) AND ${pendingByKey('f')} AND f.lease_owner = $2
+       ) lost`,
       [ids, this.workerId],
     );
     return rows.map((r) => r.id);

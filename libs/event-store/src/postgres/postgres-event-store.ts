@@ -134,7 +134,7 @@ const SCHEMA_SQL = `
     v_events jsonb[];
     v_current bigint[];
     v_created text[];
-    v_existing boolean;
+    v_old text[];
     v_refused text;
   BEGIN
     SELECT array_agg(a.r->>'stream' ORDER BY a.o), array_agg(a.r->>'expected' ORDER BY a.o), array_agg(a.r->'events' ORDER BY a.o)
@@ -162,19 +162,20 @@ const SCHEMA_SQL = `
       SELECT u.n, jsonb_array_length(u.ev) - 1 FROM unnest(v_streams, v_events) AS u(n, ev) ORDER BY u.n
       ON CONFLICT DO NOTHING RETURNING s.stream_name)
     SELECT coalesce(array_agg(stream_name), '{}') INTO v_created FROM created;
-    v_existing := cardinality(v_created) < cardinality(v_streams);
-    IF v_existing THEN
+    IF cardinality(v_created) = cardinality(v_streams) THEN
+      v_old := '{}';
+      v_current := array_fill(-1::bigint, ARRAY[cardinality(v_streams)]);
+    ELSE
+      v_old := ARRAY(SELECT u.n FROM unnest(v_streams) AS u(n) LEFT JOIN unnest(v_created) AS c(n) ON c.n = u.n WHERE c.n IS NULL);
       -- The existing ones are locked in name order, so two groups sharing streams cannot deadlock.
-      PERFORM 1 FROM unnest(v_streams) AS u(n) LEFT JOIN unnest(v_created) AS c(n) ON c.n = u.n
-                JOIN es_streams s ON s.stream_name = u.n
-       WHERE c.n IS NULL ORDER BY s.stream_name FOR UPDATE OF s;
+      PERFORM 1 FROM es_streams s WHERE s.stream_name = ANY(v_old) ORDER BY s.stream_name FOR UPDATE;
+      -- Looked up one by one: a join lets the planner scan the whole table (its statistics lag
+      -- behind a table that grows by thousands of streams a second).
+      v_current := ARRAY(
+        SELECT CASE WHEN c.n IS NULL THEN (SELECT s.last_revision FROM es_streams s WHERE s.stream_name = u.n) ELSE -1 END
+          FROM unnest(v_streams) WITH ORDINALITY AS u(n, i) LEFT JOIN unnest(v_created) AS c(n) ON c.n = u.n
+         ORDER BY u.i);
     END IF;
-    v_current := ARRAY(
-      SELECT CASE WHEN c.n IS NULL THEN s.last_revision ELSE -1 END
-        FROM unnest(v_streams) WITH ORDINALITY AS u(n, i)
-        LEFT JOIN unnest(v_created) AS c(n) ON c.n = u.n
-        LEFT JOIN es_streams s ON c.n IS NULL AND s.stream_name = u.n
-       ORDER BY u.i);
     SELECT v_streams[i] INTO v_refused FROM generate_subscripts(v_streams, 1) i
      WHERE NOT (v_expected[i] = 'any'
                 OR (v_expected[i] = 'no_stream' AND v_current[i] < 0)
@@ -185,10 +186,9 @@ const SCHEMA_SQL = `
       RAISE EXCEPTION USING ERRCODE = '${APPEND_REFUSED}', MESSAGE = 'wrong_revision', DETAIL = v_refused;
     END IF;
     -- (last_revision is the locked v_current; the streams are distinct here.)
-    IF v_existing THEN
-      UPDATE es_streams s SET last_revision = s.last_revision + jsonb_array_length(u.ev)
-        FROM unnest(v_streams, v_events) AS u(n, ev) LEFT JOIN unnest(v_created) AS c(n) ON c.n = u.n
-       WHERE s.stream_name = u.n AND c.n IS NULL;
+    IF cardinality(v_old) > 0 THEN
+      UPDATE es_streams s SET last_revision = s.last_revision + jsonb_array_length(v_events[array_position(v_streams, s.stream_name)])
+       WHERE s.stream_name = ANY(v_old);
     END IF;
     PERFORM pg_notify('${NOTIFY_CHANNEL}', p_origin);
     RETURN QUERY
