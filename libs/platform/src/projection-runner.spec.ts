@@ -239,6 +239,48 @@ describe('ProjectionRunner — exactly-once over an at-least-once feed', () => {
     await runner.stop();
   });
 
+  it("spends two round trips of its own on a batch: BEGIN with the checkpoint's lock, its update with COMMIT", async () => {
+    const projection: ProjectionDefinition = {
+      ...counterProjection(),
+      async applyBatch(client, events) {
+        await client.query(`INSERT INTO applied (projection, event_id) SELECT $1, unnest($2::uuid[])`, [eventType, events.map((e) => e.id)]);
+      },
+    };
+    const last = await appendIncrements(3);
+    const events = await visibleEvents(3);
+    // Every statement the runner's connections send (the first start creates the checkpoint row).
+    const sent: string[] = [];
+    const counting = {
+      connect: async () => {
+        const client = await pool.connect();
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+        return Object.assign(Object.create(client) as PoolClient, {
+          query: (text: unknown, values?: unknown) => (sent.push(String(text)), query(text, values)),
+        });
+      },
+      query: (text: unknown, values?: unknown) => (sent.push(String(text)), (pool.query as (...args: unknown[]) => unknown)(text, values)),
+    } as unknown as Pool;
+    await pool.query(`INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ($1, 0, 0)`, [projection.name]);
+    const runner = new ProjectionRunner(counting, new ScriptedFeed([events.slice(0, 2), events.slice(2), events]), projection);
+    await runner.start();
+    await runner.waitFor(last.position);
+    await runner.stop();
+
+    expect(await appliedIds()).toEqual(last.ids);
+    const { rows } = await pool.query<{ commit: string; prepare: string }>(
+      `SELECT commit_position::text AS commit, prepare_position::text AS prepare FROM projection_checkpoints WHERE name = $1`,
+      [projection.name],
+    );
+    expect(rows).toEqual([{ commit: last.position.commit.toString(), prepare: last.position.prepare.toString() }]);
+    // Per batch that applied something: the lock (with BEGIN), the projection's insert, the
+    // checkpoint (with COMMIT). The third batch was all applied already: skipped without a transaction.
+    const transactions = sent.filter((text) => text.startsWith('BEGIN;'));
+    expect(transactions).toHaveLength(2);
+    expect(sent.filter((text) => /^(BEGIN|COMMIT|ROLLBACK)$/.test(text.trim()))).toEqual([]);
+    expect(sent.filter((text) => text.trim().endsWith('; COMMIT'))).toHaveLength(2);
+    expect(sent.filter((text) => text.startsWith('INSERT INTO applied'))).toHaveLength(2);
+  });
+
   describeWithNats('over JetStream (relay → ordered consumer → batch transaction)', () => {
     let nc: NatsConnection;
     let jsm: JetStreamManager;
