@@ -84,6 +84,19 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       userAgent: 'SchedStack/test',
     });
 
+  /**
+   * An engine that arms fires due within ten minutes (so an armed fire's lease is checked by later
+   * polls) and polls only when a test asks: its timer is ten minutes too.
+   */
+  const farAheadEngine = (sender: HttpSender) =>
+    new DispatchEngine(pool, store, new FireLauncher(sender), systemClock, new SigningSecrets(store, systemClock, null), {
+      lookAheadMs: 600_000,
+      pollIntervalMs: 600_000,
+      leaseMs: 30_000,
+      batchSize: 100,
+      userAgent: 'SchedStack/test',
+    });
+
   /** Deletes a test's fires, so no later test claims what it left behind. */
   const forget = (...deliveryIds: string[]) => pool.query(`DELETE FROM dsp_due_fires WHERE delivery_id = ANY($1)`, [deliveryIds]);
 
@@ -94,13 +107,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
     const sender = new RecordingSender();
     // Look far ahead so the first fire is armed (and its lease checked on every later cycle); the
     // poll interval is long so only the polls the test asks for run.
-    const engine = new DispatchEngine(pool, store, new FireLauncher(sender), systemClock, new SigningSecrets(store, systemClock, null), {
-      lookAheadMs: 600_000,
-      pollIntervalMs: 600_000,
-      leaseMs: 30_000,
-      batchSize: 100,
-      userAgent: 'SchedStack/test',
-    });
+    const engine = farAheadEngine(sender);
     const armed = await plan(300_000, 'armed');
     const slow = gate();
     try {
@@ -132,13 +139,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
 
   it('still drops an armed fire that was withdrawn meanwhile, once the lease check answers', async () => {
     const sender = new RecordingSender();
-    const engine = new DispatchEngine(pool, store, new FireLauncher(sender), systemClock, new SigningSecrets(store, systemClock, null), {
-      lookAheadMs: 600_000,
-      pollIntervalMs: 600_000,
-      leaseMs: 30_000,
-      batchSize: 100,
-      userAgent: 'SchedStack/test',
-    });
+    const engine = farAheadEngine(sender);
     const withdrawn = await plan(300_000, 'withdrawn');
     try {
       engine.start();
@@ -161,13 +162,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
 
   it("does not check again, on each of a burst's back-to-back claims, the leases of the fires the earlier ones armed", async () => {
     const sender = new RecordingSender();
-    const engine = new DispatchEngine(pool, store, new FireLauncher(sender), systemClock, new SigningSecrets(store, systemClock, null), {
-      lookAheadMs: 600_000,
-      pollIntervalMs: 600_000,
-      leaseMs: 30_000,
-      batchSize: 100,
-      userAgent: 'SchedStack/test',
-    });
+    const engine = farAheadEngine(sender);
     const burst = await Promise.all(Array.from({ length: 350 }, (_, n) => plan(300_000, `burst${n}`)));
     const leaseCheck = jest.spyOn(DueFires.prototype, 'lost');
     try {
@@ -201,13 +196,7 @@ describe('DispatchEngine and DueFires with two replicas on one database', () => 
       },
       close: () => Promise.resolve(),
     };
-    const engine = new DispatchEngine(pool, store, new FireLauncher(sender), systemClock, new SigningSecrets(store, systemClock, null), {
-      lookAheadMs: 600_000,
-      pollIntervalMs: 600_000,
-      leaseMs: 30_000,
-      batchSize: 100,
-      userAgent: 'SchedStack/test',
-    });
+    const engine = farAheadEngine(sender);
     const due = await plan(-1_000, 'onitsway');
     const armed = await plan(300_000, 'stillarmed');
     const leaseCheck = jest.spyOn(DueFires.prototype, 'lost');
